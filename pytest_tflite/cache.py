@@ -1,0 +1,82 @@
+"""The on-disk conversion cache: converted flatbuffers stored by a content key.
+
+Entries are written atomically and guarded by a per-key file lock, so pytest-xdist
+workers sharing one cache folder convert each model once and never read half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from .atomicfile import write_atomic
+
+CACHE_FORMAT = 1
+LOCK_TIMEOUT_S = 1800
+
+
+def cache_key(parts: dict[str, Any]) -> str:
+    """A stable digest of everything that shapes a conversion, toolchain version included."""
+    record = {"format": CACHE_FORMAT, "tensorflow": package_version("tensorflow"), **parts}
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+class ConversionCache:
+    """Converted models on disk, one file per key; ``directory=None`` turns it off."""
+
+    def __init__(self, directory: str | Path | None) -> None:
+        self.directory = Path(directory) if directory is not None else None
+
+    @property
+    def enabled(self) -> bool:
+        return self.directory is not None
+
+    def path(self, key: str) -> Path:
+        assert self.directory is not None
+        return self.directory / key[:2] / f"{key}.tflite"
+
+    def load(self, key: str) -> bytes | None:
+        if not self.enabled:
+            return None
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def store(self, key: str, content: bytes) -> None:
+        if self.enabled:
+            write_atomic(self.path(key), content)
+
+    def discard(self, key: str) -> None:
+        if self.enabled:
+            self.path(key).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Hold the key's lock, so one process converts while the others wait and reuse."""
+        if not self.enabled:
+            yield
+            return
+        lock_path = self.path(key).with_suffix(".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
+            yield
+
+    def clear(self) -> None:
+        if self.directory is not None and self.directory.exists():
+            shutil.rmtree(self.directory)

@@ -1,0 +1,170 @@
+"""A source and a mode in, a converted :class:`TFLiteModel` out.
+
+:class:`Converter` converts each (source, mode, calibration data) once per process and,
+with a cache folder, once per content across processes and runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .cache import ConversionCache, cache_key
+from .datasets import DATA_FORMS, Sample, digest, take_samples
+from .errors import ConversionError, ModeError, ModelFormatError, TFLiteError
+from .model import TFLiteModel
+from .modes import Mode, get_mode
+from .sources import Source, as_source
+from .tf_loader import tensorflow
+
+CALIBRATION_SAMPLES = 100
+"""Representative samples used for calibration unless told otherwise (TF suggests 100-500)."""
+
+
+class Converter:
+    """Converts sources under modes, remembering results in memory and on disk."""
+
+    def __init__(self, cache: ConversionCache | str | Path | None = None) -> None:
+        self.cache = cache if isinstance(cache, ConversionCache) else ConversionCache(cache)
+        self.stats: Counter[str] = Counter()
+        self._memo: dict[tuple[str, str], TFLiteModel] = {}
+
+    def convert(
+        self,
+        source: Any,
+        mode: str | Mode = "float32",
+        *,
+        representative_data: Any = None,
+        calibration_samples: int = CALIBRATION_SAMPLES,
+        name: str | None = None,
+    ) -> TFLiteModel:
+        """Convert ``source`` under ``mode``; a .tflite source is returned as it is."""
+        src = as_source(source, name)
+        mode = get_mode(mode)
+        if src.is_tflite:
+            return TFLiteModel(src.tflite_bytes(), name=src.name)
+        samples = self._calibration(src, mode, representative_data, calibration_samples)
+        key = cache_key(
+            {
+                "source": src.fingerprint(),
+                "mode": mode.cache_key(),
+                "calibration": digest(samples) if samples is not None else None,
+            }
+        )
+        memo_key = (key, src.name)
+        if memo_key not in self._memo:
+            self._memo[memo_key] = self._cached_or_converted(src, mode, samples, key)
+        else:
+            self.stats["memory"] += 1
+        return self._memo[memo_key]
+
+    def _calibration(
+        self, src: Source, mode: Mode, data: Any, count: int
+    ) -> list[Sample] | None:
+        if not mode.needs_representative_data:
+            return None
+        if data is None:
+            raise ModeError(
+                "this mode quantizes activations and needs a representative dataset to "
+                "calibrate them, but none was given",
+                source=src.name,
+                mode=mode.name,
+                hint=f"Pass representative_data= ({DATA_FORMS}), or pick 'dynamic_int8' or "
+                "'float16', which need no data",
+            )
+        return take_samples(data, src.input_specs(), count, source=src.name, mode=mode.name)
+
+    def _cached_or_converted(
+        self, src: Source, mode: Mode, samples: list[Sample] | None, key: str
+    ) -> TFLiteModel:
+        model = self._from_cache(src, mode, key)
+        if model is not None:
+            return model
+        with self.cache.locked(key):
+            model = self._from_cache(src, mode, key)
+            if model is not None:
+                return model
+            content = run_converter(src, mode, samples)
+            model = TFLiteModel(content, name=src.name, mode=mode.name)
+            self.cache.store(key, content)
+            self.stats["converted"] += 1
+            return model
+
+    def _from_cache(self, src: Source, mode: Mode, key: str) -> TFLiteModel | None:
+        content = self.cache.load(key)
+        if content is None:
+            return None
+        try:
+            model = TFLiteModel(content, name=src.name, mode=mode.name)
+        except ModelFormatError:
+            self.cache.discard(key)
+            return None
+        self.stats["disk"] += 1
+        return model
+
+
+def convert(
+    source: Any,
+    mode: str | Mode = "float32",
+    *,
+    representative_data: Any = None,
+    calibration_samples: int = CALIBRATION_SAMPLES,
+    name: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> TFLiteModel:
+    """Convert one source under one mode (see :class:`Converter` to reuse conversions)."""
+    return Converter(cache_dir).convert(
+        source,
+        mode,
+        representative_data=representative_data,
+        calibration_samples=calibration_samples,
+        name=name,
+    )
+
+
+def run_converter(src: Source, mode: Mode, samples: list[Sample] | None) -> bytes:
+    """Call the TensorFlow Lite converter, turning its failures into a readable error."""
+    tf = tensorflow()
+    try:
+        converter = src.make_converter()
+        mode.configure(converter, tf, mode.options)
+        if samples is not None:
+            converter.representative_dataset = lambda: iter(samples)
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+            return bytes(converter.convert())
+    except TFLiteError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the converter raises many types; all are reported
+        message = f"{type(exc).__name__}: {exc}"
+        raise ConversionError(
+            "the TensorFlow Lite converter rejected the model",
+            source=src.name,
+            mode=mode.name,
+            hint=conversion_hint(message, mode),
+            detail=message,
+        ) from exc
+
+
+def conversion_hint(message: str, mode: Mode) -> str:
+    """What to try next, read from the converter's message."""
+    unsupported = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message)))
+    if unsupported:
+        return (
+            f"TensorFlow Lite has no builtin operator for {', '.join(unsupported)}; replace "
+            "the layer that uses it, or enable Select TF ops for a CPU-only build"
+        )
+    if "quantiz" in message.lower() and mode.name != "int8":
+        return (
+            "An operator has no integer kernel in this mode; mode 'int8' allows a float "
+            "fallback, or replace the operator with one that quantizes"
+        )
+    return (
+        "Read the converter's message below; converting under 'float32' shows whether the "
+        "model converts at all before quantization"
+    )

@@ -1,0 +1,189 @@
+"""Turning the many shapes of user data into samples a model can take.
+
+Accepted: a numpy array (samples along the first axis), a list of samples, a tuple
+``(x, y)`` (features first, labels ignored), a dict of input name to array, a
+generator or generator function (TensorFlow's ``representative_dataset`` idiom,
+``yield [x]``), or a ``tf.data.Dataset``. Samples are checked against the model's
+declared inputs here, so a mismatch is reported in words rather than as a converter
+crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import DatasetError
+from .sources import InputSpec
+
+Sample = list[np.ndarray]
+"""One sample: an array per model input, each with a leading batch dimension of 1."""
+
+DATA_FORMS = (
+    "a numpy array of samples, a list of samples, a tuple (x, y), a dict of input name "
+    "to array, a generator (or a function returning one) or a tf.data.Dataset"
+)
+
+
+def take_samples(
+    data: Any,
+    specs: Sequence[InputSpec],
+    count: int,
+    *,
+    source: str | None = None,
+    mode: str | None = None,
+    purpose: str = "representative dataset",
+) -> list[Sample]:
+    """Up to ``count`` single samples from ``data``, checked against ``specs``."""
+    if count < 1:
+        raise DatasetError(
+            f"asked for {count} samples from the {purpose}",
+            source=source,
+            mode=mode,
+            hint="Use a sample count of at least 1",
+        )
+    context = dict(source=source, mode=mode)
+    samples: list[Sample] = []
+    for element in _elements(data, specs, **context, purpose=purpose):
+        for sample in _split(_as_inputs(element, specs, **context, purpose=purpose)):
+            _check(sample, specs, len(samples), **context, purpose=purpose)
+            samples.append(sample)
+            if len(samples) == count:
+                return samples
+    if not samples:
+        raise DatasetError(
+            f"the {purpose} is empty",
+            **context,
+            hint=f"Give at least one sample ({DATA_FORMS})",
+        )
+    return samples
+
+
+def digest(samples: Iterable[Sample]) -> str:
+    """A content digest of samples, so calibration data is part of a cache key."""
+    h = hashlib.sha256()
+    for sample in samples:
+        for array in sample:
+            h.update(f"{array.dtype}{array.shape}".encode())
+            h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+def _elements(data: Any, specs: Sequence[InputSpec], **context: Any) -> Iterator[Any]:
+    if data is None:
+        raise DatasetError(f"no {context['purpose']} was given", **_ctx(context))
+    if isinstance(data, np.ndarray) or isinstance(data, dict):
+        yield data
+        return
+    if isinstance(data, tuple):
+        yield data
+        return
+    if hasattr(data, "as_numpy_iterator"):
+        yield from data.as_numpy_iterator()
+        return
+    if callable(data) and not hasattr(data, "__iter__"):
+        data = data()
+    if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
+        raise DatasetError(
+            f"the {context['purpose']} is a {type(data).__name__}, which holds no samples",
+            **_ctx(context),
+            hint=f"Pass {DATA_FORMS}",
+        )
+    yield from data
+
+
+def _as_inputs(element: Any, specs: Sequence[InputSpec], **context: Any) -> list[np.ndarray]:
+    """One element as an array per input, each with a batch dimension."""
+    if isinstance(element, dict):
+        missing = [s.name for s in specs if s.name not in element]
+        if len(specs) == 1 and missing and len(element) == 1:
+            arrays = list(element.values())
+        elif missing:
+            raise DatasetError(
+                f"the {context['purpose']} has no entry for input(s) {', '.join(missing)}",
+                **_ctx(context),
+                hint=f"Name the entries after the model's inputs: {', '.join(s.name for s in specs)}",
+            )
+        else:
+            arrays = [element[s.name] for s in specs]
+    elif isinstance(element, (list, tuple)) and len(element) and not _is_number_row(element):
+        arrays = list(element[: len(specs)])
+    else:
+        arrays = [element]
+    if len(arrays) != len(specs):
+        raise DatasetError(
+            f"a sample of the {context['purpose']} has {len(arrays)} input(s) but the model "
+            f"takes {len(specs)}",
+            **_ctx(context),
+            hint="Give one array per model input, in the model's input order",
+        )
+    return [_with_batch(np.asarray(a), spec, **context) for a, spec in zip(arrays, specs)]
+
+
+def _is_number_row(element: Sequence[Any]) -> bool:
+    return isinstance(element[0], (int, float, np.number))
+
+
+def _with_batch(array: np.ndarray, spec: InputSpec, **context: Any) -> np.ndarray:
+    rank = len(spec.shape)
+    if array.ndim == rank - 1:
+        array = array[np.newaxis, ...]
+    if array.ndim != rank:
+        raise DatasetError(
+            f"a sample of the {context['purpose']} has shape {tuple(array.shape)} but input "
+            f"{spec.name!r} expects {_shape_text(spec.shape)}",
+            **_ctx(context),
+            hint="Reshape the data to the model's input shape (with or without the batch axis)",
+        )
+    return array.astype(_numpy_dtype(spec.dtype), copy=False)
+
+
+def _split(arrays: list[np.ndarray]) -> Iterator[Sample]:
+    batch = min(a.shape[0] for a in arrays)
+    for i in range(batch):
+        yield [a[i : i + 1] for a in arrays]
+
+
+def _check(sample: Sample, specs: Sequence[InputSpec], index: int, **context: Any) -> None:
+    for array, spec in zip(sample, specs):
+        expected = spec.shape[1:]
+        actual = array.shape[1:]
+        if any(e is not None and e != a for e, a in zip(expected, actual)):
+            raise DatasetError(
+                f"sample {index} of the {context['purpose']} has shape {tuple(actual)} but input "
+                f"{spec.name!r} expects {_shape_text(spec.shape)}",
+                **_ctx(context),
+                hint="Reshape the data to the model's input shape, or check that it is the "
+                "dataset meant for this model",
+            )
+        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+            raise DatasetError(
+                f"sample {index} of the {context['purpose']} holds NaN or infinite values",
+                **_ctx(context),
+                hint="Clean or normalise the data before using it",
+            )
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("batch" if i == 0 else str(d) for i, d in enumerate(shape)) + ")"
+
+
+def _numpy_dtype(name: str) -> np.dtype:
+    try:
+        return np.dtype(name)
+    except TypeError:
+        return np.dtype(np.float32)
+
+
+def _ctx(context: dict[str, Any]) -> dict[str, Any]:
+    return {"source": context.get("source"), "mode": context.get("mode")}
+
+
+def batches(arrays: Sequence[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    """Slices of equal-length arrays, ``size`` rows at a time."""
+    total = len(arrays[0])
+    for start in range(0, total, size):
+        yield [a[start : start + size] for a in arrays]

@@ -1,0 +1,71 @@
+"""Errors that tell a user what went wrong and what to do about it.
+
+Every error names the model and the mode it concerns, says the problem in one
+sentence, says what to do in another, and keeps the underlying tool's own message
+underneath so nothing is hidden.
+"""
+
+from __future__ import annotations
+
+_DETAIL_LINES = 40
+
+
+class TFLiteError(Exception):
+    """Base class of every error pytest-tflite raises on purpose."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        source: str | None = None,
+        mode: str | None = None,
+        hint: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.source = source
+        self.mode = mode
+        self.hint = hint
+        self.detail = detail
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.source:
+            where.append(f"model {self.source!r}")
+        if self.mode:
+            where.append(f"mode {self.mode!r}")
+        head = f"{', '.join(where)}: " if where else ""
+        text = head + self.problem.rstrip(".") + "."
+        if self.hint:
+            text += " " + self.hint.rstrip(".") + "."
+        if self.detail:
+            lines = self.detail.strip().splitlines()
+            if len(lines) > _DETAIL_LINES:
+                lines = lines[:_DETAIL_LINES] + [f"... ({len(lines) - _DETAIL_LINES} more lines)"]
+            text += "\n\n" + "\n".join("    " + line for line in lines)
+        return text
+
+
+class SourceError(TFLiteError):
+    """The object given as a model source is not one pytest-tflite can convert."""
+
+
+class ModeError(TFLiteError):
+    """An unknown quantization mode, or a mode used without what it needs."""
+
+
+class DatasetError(TFLiteError):
+    """A representative or evaluation dataset that is empty or does not fit the model."""
+
+
+class ConversionError(TFLiteError):
+    """The TensorFlow Lite converter rejected the model."""
+
+
+class ModelFormatError(TFLiteError):
+    """Bytes that are not a readable TensorFlow Lite flatbuffer."""
+
+
+class RuntimeFailure(TFLiteError):
+    """The LiteRT interpreter could not load or run the model."""

@@ -1,0 +1,166 @@
+"""The quantization modes: a name, what it needs, and how it sets up the converter.
+
+A mode is data plus one small function that configures a ``tf.lite.TFLiteConverter``.
+The registry is open: other modules (and users, from a conftest) add modes with
+:func:`register_mode`. Nothing here imports TensorFlow; ``configure`` receives the
+``tensorflow`` module when a conversion actually runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .errors import ModeError
+
+Configure = Callable[[Any, Any, Mapping[str, Any]], None]
+"""``configure(converter, tf, options)``: set the converter's fields for this mode."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+    """One way of turning a model into a TensorFlow Lite flatbuffer."""
+
+    name: str
+    description: str
+    configure: Configure = dataclasses.field(repr=False, compare=False)
+    needs_representative_data: bool = False
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+
+    def with_options(self, **options: Any) -> Mode:
+        """A copy of this mode with some options changed (unknown options are an error)."""
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            known = ", ".join(sorted(self.options)) or "none"
+            raise ModeError(
+                f"unknown option(s) {', '.join(unknown)}",
+                mode=self.name,
+                hint=f"This mode takes these options: {known}",
+            )
+        return dataclasses.replace(self, options={**self.options, **options})
+
+    def cache_key(self) -> dict[str, Any]:
+        """What about this mode shapes the converted bytes (used in cache keys)."""
+        return {"name": self.name, "options": {k: repr(v) for k, v in sorted(self.options.items())}}
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _optimize(converter: Any, tf: Any) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+
+def _float32(converter: Any, tf: Any, options: Mapping[str, Any]) -> None:
+    """No optimization: the float reference every other mode is compared with."""
+
+
+def _dynamic_int8(converter: Any, tf: Any, options: Mapping[str, Any]) -> None:
+    _optimize(converter, tf)
+
+
+def _float16(converter: Any, tf: Any, options: Mapping[str, Any]) -> None:
+    _optimize(converter, tf)
+    converter.target_spec.supported_types = [tf.float16]
+
+
+def _int8(converter: Any, tf: Any, options: Mapping[str, Any]) -> None:
+    _optimize(converter, tf)
+
+
+def _full_int8(converter: Any, tf: Any, options: Mapping[str, Any]) -> None:
+    io_types = {"int8": tf.int8, "uint8": tf.uint8}
+    io_dtype = options["io_dtype"]
+    if io_dtype not in io_types:
+        raise ModeError(
+            f"io_dtype must be 'int8' or 'uint8', not {io_dtype!r}",
+            mode="full_int8",
+            hint="Use Mode.with_options(io_dtype='uint8') for models fed raw image bytes",
+        )
+    _optimize(converter, tf)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = io_types[io_dtype]
+    converter.inference_output_type = io_types[io_dtype]
+
+
+def _int16x8(converter: Any, tf: Any, options: Mapping[str, Any]) -> None:
+    _optimize(converter, tf)
+    ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    if options["allow_float_fallback"]:
+        ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
+    converter.target_spec.supported_ops = ops
+
+
+_REGISTRY: dict[str, Mode] = {}
+
+
+def register_mode(mode: Mode, *, replace: bool = False) -> Mode:
+    """Add a mode to the registry, so ``--tflite-mode`` and markers can name it."""
+    if mode.name in _REGISTRY and not replace:
+        raise ModeError(
+            "a mode with this name is already registered",
+            mode=mode.name,
+            hint="Pick another name, or pass replace=True to redefine it on purpose",
+        )
+    _REGISTRY[mode.name] = mode
+    return mode
+
+
+def get_mode(mode: str | Mode) -> Mode:
+    """The registered mode of that name (a :class:`Mode` is returned as is)."""
+    if isinstance(mode, Mode):
+        return mode
+    try:
+        return _REGISTRY[mode]
+    except (KeyError, TypeError):
+        raise ModeError(
+            f"there is no quantization mode called {mode!r}",
+            hint=f"Known modes: {', '.join(mode_names())}",
+        ) from None
+
+
+def mode_names() -> list[str]:
+    """Registered mode names, in registration order."""
+    return list(_REGISTRY)
+
+
+def iter_modes() -> Iterator[Mode]:
+    return iter(list(_REGISTRY.values()))
+
+
+FLOAT32 = register_mode(Mode("float32", "no quantization; the float reference", _float32))
+DYNAMIC_INT8 = register_mode(
+    Mode("dynamic_int8", "int8 weights, float activations (dynamic-range)", _dynamic_int8)
+)
+FLOAT16 = register_mode(Mode("float16", "float16 weights, float computation", _float16))
+INT8 = register_mode(
+    Mode(
+        "int8",
+        "int8 weights and activations, float input/output and float fallback allowed",
+        _int8,
+        needs_representative_data=True,
+    )
+)
+FULL_INT8 = register_mode(
+    Mode(
+        "full_int8",
+        "integer-only operators with int8 (or uint8) input/output: the Edge TPU-ready form",
+        _full_int8,
+        needs_representative_data=True,
+        options={"io_dtype": "int8"},
+    )
+)
+INT16X8 = register_mode(
+    Mode(
+        "int16x8",
+        "int16 activations with int8 weights, float input/output",
+        _int16x8,
+        needs_representative_data=True,
+        options={"allow_float_fallback": False},
+    )
+)
