@@ -129,8 +129,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "tflite_mode" not in metafunc.fixturenames or _parametrized_by_user(metafunc):
         return
     session = tflite_session_of(metafunc.config)
-    wanted = marker_modes(metafunc.definition.get_closest_marker("tflite"))
-    modes = session.modes_for(wanted)
+    try:
+        wanted = marker_modes(metafunc.definition.get_closest_marker("tflite"))
+        modes = session.modes_for(wanted)
+    except TFLiteError as exc:
+        raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: {exc}") from None
     if modes:
         metafunc.parametrize("tflite_mode", modes, indirect=True, ids=modes)
         return

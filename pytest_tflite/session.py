@@ -51,7 +51,7 @@ class TFLiteSession:
                 if name == ALL:
                     names.extend(mode_names())
                 elif name:
-                    names.append(get_mode(name).name)
+                    names.append(_selected(name))
         return list(dict.fromkeys(names))
 
     def modes_for(self, marker_modes: Sequence[str] | None) -> list[str]:
@@ -61,6 +61,17 @@ class TFLiteSession:
             return selected
         wanted = [get_mode(m).name for m in marker_modes]
         return [m for m in wanted if m in selected]
+
+
+def _selected(name: str) -> str:
+    try:
+        return get_mode(name).name
+    except ModeError as exc:
+        raise ModeError(
+            f"--tflite-mode (or the tflite_modes ini key) names {name!r}, which is no "
+            "registered quantization mode",
+            hint=exc.hint,
+        ) from None
 
 
 def marker_modes(marker: Any) -> list[str] | None:
