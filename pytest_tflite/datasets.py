@@ -79,7 +79,8 @@ def _elements(data: Any, specs: Sequence[InputSpec], **context: Any) -> Iterator
         yield data
         return
     if isinstance(data, tuple):
-        yield data
+        if data:  # (x, y): features first; an empty tuple holds no samples
+            yield data
         return
     if hasattr(data, "as_numpy_iterator"):
         yield from data.as_numpy_iterator()

@@ -221,8 +221,10 @@ def _parse(content: bytes, name: str) -> tuple[_Subgraph, ...]:
     try:
         raw = _schema().ModelT.InitFromPackedBuf(bytearray(content), 0)
         subgraphs = tuple(_subgraph(raw, g, content) for g in range(len(raw.subgraphs or ())))
-    except ModelFormatError:
-        raise
+    except ModelFormatError as exc:
+        if exc.source is not None:
+            raise
+        raise ModelFormatError(exc.problem, source=name, hint=exc.hint, detail=exc.detail) from None
     except Exception as exc:  # noqa: BLE001 - any decoding failure means a damaged file
         raise ModelFormatError(
             "the TensorFlow Lite flatbuffer is damaged or truncated and cannot be read",
@@ -261,7 +263,8 @@ def _tensor(index: int, raw: Any, buffers: list[Any], content: bytes) -> Tensor:
     buffer = buffers[raw.buffer] if 0 < raw.buffer < len(buffers) else None
     if buffer is not None and buffer.offset > 1 and buffer.offset + buffer.size > len(content):
         raise ModelFormatError(
-            f"tensor {raw.name!r} points past the end of the file", hint="The file is truncated"
+            f"tensor {_text(raw.name)!r} points past the end of the file",
+            hint="The file is truncated or damaged; convert the model again",
         )
     has_data = buffer is not None and (
         (buffer.data is not None and len(buffer.data) > 0) or buffer.size > 0
@@ -298,8 +301,11 @@ def _operator(index: int, raw: Any, codes: list[Any], subgraph: int, tensor_coun
         name = _text(code.customCode) or "CUSTOM"
     inputs = tuple(int(i) for i in _ints(raw.inputs))
     outputs = tuple(int(i) for i in _ints(raw.outputs))
-    if any(i >= tensor_count for i in inputs + outputs):
-        raise ModelFormatError(f"operator {index} ({name}) refers to a tensor that does not exist")
+    if any(i >= tensor_count or i < -1 for i in inputs + outputs):  # -1: operand omitted
+        raise ModelFormatError(
+            f"operator {index} ({name}) refers to a tensor that does not exist",
+            hint="The file is damaged; convert the model again",
+        )
     return Operator(
         index=index,
         name=name,

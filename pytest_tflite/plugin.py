@@ -167,8 +167,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         and item.config.getoption("tbstyle", "auto") in ("auto", "short", "line", "native")
         and not item.config.getoption("fulltrace", False)
     ):
-        report.longrepr = f"{item.nodeid}\n{excinfo.typename}: {excinfo.value}"
+        # The error comes first: pytest's short summary shows the first line of a string
+        # longrepr, and the section header above it already names the test.
+        report.longrepr = f"{excinfo.typename}: {excinfo.value}"
     return report
+
+
+WORKER_STATS_KEY = "tflite_conversion_stats"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[WORKER_STATS_KEY] = tflite_session_of(session.config).conversion_stats
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: add a finished worker's conversion counts to the controller's."""
+    stats = getattr(node, "workeroutput", {}).get(WORKER_STATS_KEY)
+    if stats:
+        tflite_session_of(node.config).add_worker_stats(stats)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

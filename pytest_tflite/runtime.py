@@ -37,6 +37,11 @@ class Runner:
         """Outputs for every row of ``x`` (one array per output; a single array for one)."""
         arrays = self._input_arrays(x)
         total = len(arrays[0]) if arrays else 1
+        if total == 0:
+            raise self._failure(
+                "predict() got no samples (an array with 0 rows)",
+                hint="Pass at least one sample",
+            )
         step = max(1, int(batch_size))
         chunks = [self._run([a[s : s + step] for a in arrays]) for s in range(0, total, step)]
         outputs = [np.concatenate(parts, axis=0) for parts in zip(*chunks)]
@@ -128,10 +133,18 @@ class Runner:
             raise self._failure(
                 f"predict() got {len(arrays)} input array(s) but the model takes {len(details)}"
             )
-        return [self._batched(np.asarray(a), d) for a, d in zip(arrays, details)]
+        batched = [self._batched(np.asarray(a), d) for a, d in zip(arrays, details)]
+        rows = [len(a) for a in batched]
+        if len(set(rows)) > 1:
+            raise self._failure(
+                f"predict() got input arrays with different numbers of rows: {rows}",
+                hint="Give every input the same number of samples",
+            )
+        return batched
 
     def _batched(self, array: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
         expected = tuple(int(d) for d in detail["shape_signature"][1:])
+        given = tuple(array.shape)
         if array.ndim == len(expected):
             array = array[np.newaxis, ...]
         actual = tuple(array.shape[1:])
@@ -139,7 +152,7 @@ class Runner:
             shown = tuple("?" if e < 0 else e for e in expected)
             raise self._failure(
                 f"input {_plain_name(detail['name'])!r} takes samples of shape {shown}, "
-                f"but predict() got an array of shape {tuple(array.shape)}",
+                f"but predict() got an array of shape {given}",
                 hint="Reshape the data to (batch, *sample shape)",
             )
         return array

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ class TFLiteSession:
         self.cache_dir = cache_dir
         self.calibration_samples = calibration_samples
         self._converter: Converter | None = None
+        self._worker_stats: Counter[str] = Counter()
 
     @property
     def converter(self) -> Converter:
@@ -40,7 +42,12 @@ class TFLiteSession:
 
     @property
     def conversion_stats(self) -> dict[str, int]:
-        return dict(self._converter.stats) if self._converter else {}
+        """Conversions of this process plus those reported by pytest-xdist workers."""
+        own = self._converter.stats if self._converter else Counter()
+        return dict(own + self._worker_stats)
+
+    def add_worker_stats(self, stats: dict[str, int]) -> None:
+        self._worker_stats.update(stats)
 
     def selected_modes(self) -> list[str]:
         """The modes chosen by --tflite-mode / ``tflite_modes``, checked against the registry."""

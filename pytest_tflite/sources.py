@@ -62,6 +62,7 @@ class Source:
         elif self.kind == "saved_model":
             _hash_tree(digest, Path(self.obj))
         elif self.kind in ("tf_keras", "keras3"):
+            _keras_input_specs(self.obj, self.name)  # an unbuilt model has no weights to hash
             _hash_keras(digest, self.obj)
         else:
             _hash_concrete_function(digest, self.concrete_function())
@@ -151,7 +152,9 @@ def _kind_of_path(path: Path) -> str:
             hint=f"Pass {ACCEPTED}",
         )
     if not path.exists():
-        raise SourceError(f"the file {path} does not exist", hint="Check the path")
+        raise SourceError(
+            f"the file {path} does not exist", hint=f"Check the path; pytest-tflite takes {ACCEPTED}"
+        )
     suffix = path.suffix.lower()
     if suffix == ".tflite":
         return "tflite_file"
@@ -170,7 +173,8 @@ def _default_name(obj: Any, kind: str) -> str:
     if kind in ("tf_keras", "keras3"):
         return str(getattr(obj, "name", None) or type(obj).__name__)
     if kind == "concrete_function":
-        return str(getattr(obj, "__name__", None) or getattr(obj, "name", "function"))
+        name = getattr(obj, "__name__", None) or getattr(obj, "name", None) or "function"
+        return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
     return "model"
 
 

@@ -56,3 +56,58 @@ def tiny_keras3(keras3):
 @pytest.fixture(scope="session")
 def calibration_data():
     return np.random.default_rng(0).random((32, 8, 8), dtype=np.float32)
+
+
+# --- helpers shared by the unit test modules -------------------------------------------
+
+def keras_outputs(model, x):
+    """A Keras model's float outputs for ``x`` (tf-keras or Keras 3), as a numpy array."""
+    return np.asarray(model(np.asarray(x, dtype=np.float32), training=False))
+
+
+@pytest.fixture(scope="session")
+def keras_predict():
+    """``keras_outputs`` as a fixture: ``keras_predict(model, x)``."""
+    return keras_outputs
+
+
+@pytest.fixture(scope="session")
+def make_dense_model():
+    """``dense_model`` as a fixture, for test modules that build their own variants."""
+    return dense_model
+
+
+@pytest.fixture(scope="session")
+def test_inputs():
+    """Inputs for the tiny models, drawn apart from the calibration data."""
+    return np.random.default_rng(1).random((64, 8, 8), dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def shared_converter():
+    """One in-memory converter for the session, so each (model, mode) converts once."""
+    from pytest_tflite import Converter
+
+    return Converter()
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite(shared_converter, tiny_tf_keras, calibration_data):
+    """``tiny_tflite(mode)``: the tiny tf-keras model converted under ``mode`` (memoised)."""
+
+    def convert(mode="float32"):
+        return shared_converter.convert(tiny_tf_keras, mode, representative_data=calibration_data)
+
+    return convert
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite_file(tmp_path_factory, tiny_tflite):
+    """The tiny model's float32 flatbuffer, saved as ``tiny.tflite``."""
+    return tiny_tflite("float32").save(tmp_path_factory.mktemp("tflite") / "tiny.tflite")
+
+
+@pytest.fixture(scope="session")
+def tiny_full_int8_file(tmp_path_factory, tiny_tflite):
+    """The tiny model's full_int8 flatbuffer, saved as ``tiny_int8.tflite``."""
+    return tiny_tflite("full_int8").save(tmp_path_factory.mktemp("tflite") / "tiny_int8.tflite")

@@ -1,0 +1,159 @@
+"""The quantization mode registry: built-in modes, lookup, registration and options."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_tflite import Mode, ModeError, get_mode, mode_names, register_mode
+from pytest_tflite import modes as modes_module
+
+BUILTIN = ["float32", "dynamic_int8", "float16", "int8", "full_int8", "int16x8"]
+NEEDS_DATA = {"int8", "full_int8", "int16x8"}
+
+
+def _noop(converter, tf, options):
+    """A configure function that leaves the converter alone."""
+
+
+@pytest.fixture
+def registry():
+    """The mode registry, restored to its previous content after the test."""
+    saved = dict(modes_module._REGISTRY)
+    yield modes_module._REGISTRY
+    modes_module._REGISTRY.clear()
+    modes_module._REGISTRY.update(saved)
+
+
+def test_builtin_modes_are_registered_in_order():
+    # Other tests may register more modes in this process; the built-ins come first.
+    assert mode_names()[: len(BUILTIN)] == BUILTIN
+    assert [m.name for m in modes_module.iter_modes()][: len(BUILTIN)] == BUILTIN
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_get_mode_returns_the_registered_mode(name):
+    mode = get_mode(name)
+    assert isinstance(mode, Mode)
+    assert mode.name == name == str(mode)
+    assert mode.description
+    assert mode.needs_representative_data == (name in NEEDS_DATA)
+    assert get_mode(mode) is mode
+
+
+def test_builtin_options():
+    assert dict(get_mode("full_int8").options) == {"io_dtype": "int8"}
+    assert dict(get_mode("int16x8").options) == {"allow_float_fallback": False}
+    assert dict(get_mode("float32").options) == {}
+
+
+@pytest.mark.parametrize("unknown", ["int4", "FLOAT32", "", "float 32"])
+def test_unknown_mode_lists_the_known_modes(unknown):
+    with pytest.raises(ModeError, match="no quantization mode called") as excinfo:
+        get_mode(unknown)
+    message = str(excinfo.value)
+    assert repr(unknown) in message
+    assert "Known modes: " + ", ".join(mode_names()) in message
+    for name in BUILTIN:
+        assert name in message
+
+
+def test_unhashable_mode_name_is_a_mode_error():
+    with pytest.raises(ModeError, match="Known modes"):
+        get_mode(["int8"])
+
+
+def test_register_a_new_mode(registry):
+    mode = Mode("test_custom", "a mode registered by a test", _noop)
+    assert register_mode(mode) is mode
+    assert get_mode("test_custom") is mode
+    assert mode_names()[-1] == "test_custom"
+    assert mode_names()[: len(BUILTIN)] == BUILTIN
+
+
+def test_register_refuses_a_duplicate(registry):
+    original = get_mode("float16")
+    impostor = Mode("float16", "not the real float16", _noop)
+    with pytest.raises(ModeError, match="already registered") as excinfo:
+        register_mode(impostor)
+    assert "replace=True" in str(excinfo.value)
+    assert "'float16'" in str(excinfo.value)
+    assert get_mode("float16") is original
+
+
+def test_register_refuses_a_duplicate_custom_mode(registry):
+    register_mode(Mode("test_twice", "first", _noop))
+    with pytest.raises(ModeError, match="already registered"):
+        register_mode(Mode("test_twice", "second", _noop))
+    assert get_mode("test_twice").description == "first"
+
+
+def test_register_replaces_on_purpose(registry):
+    replacement = Mode("float16", "a redefined float16", _noop)
+    assert register_mode(replacement, replace=True) is replacement
+    assert get_mode("float16") is replacement
+    # replacing keeps the mode's place in the order
+    assert mode_names()[: len(BUILTIN)] == BUILTIN
+
+
+def test_registry_fixture_restored_the_builtins():
+    # Runs after the registration tests above (file order): nothing of theirs is left.
+    assert "test_custom" not in mode_names()
+    assert "test_twice" not in mode_names()
+    assert get_mode("float16").description == "float16 weights, float computation"
+
+
+def test_with_options_returns_a_changed_copy():
+    full = get_mode("full_int8")
+    uint8 = full.with_options(io_dtype="uint8")
+    assert uint8.options["io_dtype"] == "uint8"
+    assert full.options["io_dtype"] == "int8"
+    assert uint8.name == full.name
+    assert uint8.needs_representative_data
+    assert uint8.configure is full.configure
+    assert uint8 != full
+
+
+def test_options_are_read_only():
+    with pytest.raises(TypeError):
+        get_mode("full_int8").options["io_dtype"] = "uint8"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("mode", "options", "known"),
+    [
+        ("full_int8", {"io_type": "uint8"}, "io_dtype"),
+        ("int16x8", {"fallback": True}, "allow_float_fallback"),
+        ("float32", {"io_dtype": "int8"}, "none"),
+        ("full_int8", {"io_dtype": "uint8", "bits": 4, "agressive": True}, "io_dtype"),
+    ],
+)
+def test_with_options_rejects_unknown_options(mode, options, known):
+    with pytest.raises(ModeError, match="unknown option") as excinfo:
+        get_mode(mode).with_options(**options)
+    message = str(excinfo.value)
+    assert f"mode {mode!r}" in message
+    assert f"takes these options: {known}" in message
+    unknown = sorted(set(options) - set(get_mode(mode).options))
+    assert ", ".join(unknown) in message
+
+
+def test_cache_key_follows_the_options():
+    full = get_mode("full_int8")
+    assert full.cache_key() == get_mode("full_int8").cache_key()
+    assert full.cache_key() == full.with_options(io_dtype="int8").cache_key()
+    assert full.cache_key() != full.with_options(io_dtype="uint8").cache_key()
+    fallback = get_mode("int16x8").with_options(allow_float_fallback=True)
+    assert fallback.cache_key() != get_mode("int16x8").cache_key()
+
+
+def test_cache_key_differs_between_modes():
+    keys = [repr(get_mode(name).cache_key()) for name in BUILTIN]
+    assert len(set(keys)) == len(BUILTIN)
+
+
+def test_cache_key_is_json_ready():
+    import json
+
+    key = get_mode("full_int8").with_options(io_dtype="uint8").cache_key()
+    assert json.loads(json.dumps(key)) == key
+    assert key["name"] == "full_int8"
