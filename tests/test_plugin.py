@@ -616,9 +616,11 @@ def test_xdist_with_shared_cache_matches_serial_run(project: pytest.Pytester):
 
     shared = project.path / "shared_cache"
     result = project.runpytest_subprocess(
-        "-n", "2", "-p", "xdist", "--tflite-cache-dir", str(shared), "--junitxml=xdist.xml"
+        "-n", "2", "-p", "xdist", "-v", "--tflite-cache-dir", str(shared), "--junitxml=xdist.xml"
     )
     result.stdout.fnmatch_lines(["*2 workers [[]20 items[]]*"])
+    # The file lock lets one worker convert each mode; the counts come back from the workers.
+    result.stdout.fnmatch_lines(["tflite: 6 converted, *"])
     result.assert_outcomes(passed=15, failed=1, skipped=4)
     assert junit_outcomes(project.path / "xdist.xml") == expected
     # Both workers converted into one folder: one entry per mode, no leftovers.
@@ -628,9 +630,10 @@ def test_xdist_with_shared_cache_matches_serial_run(project: pytest.Pytester):
 
     # Again on the warm cache: the workers read the entries and rewrite none of them.
     again = project.runpytest_subprocess(
-        "-n", "2", "-p", "xdist", "--tflite-cache-dir", str(shared), "--junitxml=again.xml"
+        "-n", "2", "-p", "xdist", "-v", "--tflite-cache-dir", str(shared), "--junitxml=again.xml"
     )
     again.assert_outcomes(passed=15, failed=1, skipped=4)
+    again.stdout.fnmatch_lines(["tflite: 0 converted, * from the disk cache, *"])
     assert junit_outcomes(project.path / "again.xml") == expected
     assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in tflite_files(shared)} == entries
 
