@@ -10,6 +10,7 @@ crash.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -38,27 +39,18 @@ def take_samples(
     purpose: str = "representative dataset",
 ) -> list[Sample]:
     """Up to ``count`` single samples from ``data``, checked against ``specs``."""
+    where = _Where(source, mode, purpose)
     if count < 1:
-        raise DatasetError(
-            f"asked for {count} samples from the {purpose}",
-            source=source,
-            mode=mode,
-            hint="Use a sample count of at least 1",
-        )
-    context = dict(source=source, mode=mode)
+        raise where.error(f"asked for {count} samples from the {purpose}", "Use a sample count of at least 1")
     samples: list[Sample] = []
-    for element in _elements(data, specs, **context, purpose=purpose):
-        for sample in _split(_as_inputs(element, specs, **context, purpose=purpose)):
-            _check(sample, specs, len(samples), **context, purpose=purpose)
+    for element in _elements(data, where):
+        for sample in _split(_as_inputs(element, specs, where)):
+            _check(sample, specs, len(samples), where)
             samples.append(sample)
             if len(samples) == count:
                 return samples
     if not samples:
-        raise DatasetError(
-            f"the {purpose} is empty",
-            **context,
-            hint=f"Give at least one sample ({DATA_FORMS})",
-        )
+        raise where.error(f"the {purpose} is empty", f"Give at least one sample ({DATA_FORMS})")
     return samples
 
 
@@ -72,10 +64,22 @@ def digest(samples: Iterable[Sample]) -> str:
     return h.hexdigest()
 
 
-def _elements(data: Any, specs: Sequence[InputSpec], **context: Any) -> Iterator[Any]:
+@dataclasses.dataclass(frozen=True)
+class _Where:
+    """Which model, mode and dataset an error is about."""
+
+    source: str | None
+    mode: str | None
+    purpose: str
+
+    def error(self, problem: str, hint: str | None = None) -> DatasetError:
+        return DatasetError(problem, source=self.source, mode=self.mode, hint=hint)
+
+
+def _elements(data: Any, where: _Where) -> Iterator[Any]:
     if data is None:
-        raise DatasetError(f"no {context['purpose']} was given", **_ctx(context))
-    if isinstance(data, np.ndarray) or isinstance(data, dict):
+        raise where.error(f"no {where.purpose} was given", f"Pass {DATA_FORMS}")
+    if isinstance(data, (np.ndarray, dict)):
         yield data
         return
     if isinstance(data, tuple):
@@ -88,25 +92,23 @@ def _elements(data: Any, specs: Sequence[InputSpec], **context: Any) -> Iterator
     if callable(data) and not hasattr(data, "__iter__"):
         data = data()
     if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
-        raise DatasetError(
-            f"the {context['purpose']} is a {type(data).__name__}, which holds no samples",
-            **_ctx(context),
-            hint=f"Pass {DATA_FORMS}",
+        raise where.error(
+            f"the {where.purpose} is a {type(data).__name__}, which holds no samples",
+            f"Pass {DATA_FORMS}",
         )
     yield from data
 
 
-def _as_inputs(element: Any, specs: Sequence[InputSpec], **context: Any) -> list[np.ndarray]:
+def _as_inputs(element: Any, specs: Sequence[InputSpec], where: _Where) -> list[np.ndarray]:
     """One element as an array per input, each with a batch dimension."""
     if isinstance(element, dict):
         missing = [s.name for s in specs if s.name not in element]
         if len(specs) == 1 and missing and len(element) == 1:
             arrays = list(element.values())
         elif missing:
-            raise DatasetError(
-                f"the {context['purpose']} has no entry for input(s) {', '.join(missing)}",
-                **_ctx(context),
-                hint=f"Name the entries after the model's inputs: {', '.join(s.name for s in specs)}",
+            raise where.error(
+                f"the {where.purpose} has no entry for input(s) {', '.join(missing)}",
+                f"Name the entries after the model's inputs: {', '.join(s.name for s in specs)}",
             )
         else:
             arrays = [element[s.name] for s in specs]
@@ -115,29 +117,27 @@ def _as_inputs(element: Any, specs: Sequence[InputSpec], **context: Any) -> list
     else:
         arrays = [element]
     if len(arrays) != len(specs):
-        raise DatasetError(
-            f"a sample of the {context['purpose']} has {len(arrays)} input(s) but the model "
+        raise where.error(
+            f"a sample of the {where.purpose} has {len(arrays)} input(s) but the model "
             f"takes {len(specs)}",
-            **_ctx(context),
-            hint="Give one array per model input, in the model's input order",
+            "Give one array per model input, in the model's input order",
         )
-    return [_with_batch(np.asarray(a), spec, **context) for a, spec in zip(arrays, specs)]
+    return [_with_batch(np.asarray(a), spec, where) for a, spec in zip(arrays, specs)]
 
 
 def _is_number_row(element: Sequence[Any]) -> bool:
     return isinstance(element[0], (int, float, np.number))
 
 
-def _with_batch(array: np.ndarray, spec: InputSpec, **context: Any) -> np.ndarray:
+def _with_batch(array: np.ndarray, spec: InputSpec, where: _Where) -> np.ndarray:
     rank = len(spec.shape)
     if array.ndim == rank - 1:
         array = array[np.newaxis, ...]
     if array.ndim != rank:
-        raise DatasetError(
-            f"a sample of the {context['purpose']} has shape {tuple(array.shape)} but input "
+        raise where.error(
+            f"a sample of the {where.purpose} has shape {tuple(array.shape)} but input "
             f"{spec.name!r} expects {_shape_text(spec.shape)}",
-            **_ctx(context),
-            hint="Reshape the data to the model's input shape (with or without the batch axis)",
+            "Reshape the data to the model's input shape (with or without the batch axis)",
         )
     return array.astype(_numpy_dtype(spec.dtype), copy=False)
 
@@ -148,23 +148,21 @@ def _split(arrays: list[np.ndarray]) -> Iterator[Sample]:
         yield [a[i : i + 1] for a in arrays]
 
 
-def _check(sample: Sample, specs: Sequence[InputSpec], index: int, **context: Any) -> None:
+def _check(sample: Sample, specs: Sequence[InputSpec], index: int, where: _Where) -> None:
     for array, spec in zip(sample, specs):
         expected = spec.shape[1:]
         actual = array.shape[1:]
         if any(e is not None and e != a for e, a in zip(expected, actual)):
-            raise DatasetError(
-                f"sample {index} of the {context['purpose']} has shape {tuple(actual)} but input "
+            raise where.error(
+                f"sample {index} of the {where.purpose} has shape {tuple(actual)} but input "
                 f"{spec.name!r} expects {_shape_text(spec.shape)}",
-                **_ctx(context),
-                hint="Reshape the data to the model's input shape, or check that it is the "
+                "Reshape the data to the model's input shape, or check that it is the "
                 "dataset meant for this model",
             )
         if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-            raise DatasetError(
-                f"sample {index} of the {context['purpose']} holds NaN or infinite values",
-                **_ctx(context),
-                hint="Clean or normalise the data before using it",
+            raise where.error(
+                f"sample {index} of the {where.purpose} holds NaN or infinite values",
+                "Clean or normalise the data before using it",
             )
 
 
@@ -177,14 +175,3 @@ def _numpy_dtype(name: str) -> np.dtype:
         return np.dtype(name)
     except TypeError:
         return np.dtype(np.float32)
-
-
-def _ctx(context: dict[str, Any]) -> dict[str, Any]:
-    return {"source": context.get("source"), "mode": context.get("mode")}
-
-
-def batches(arrays: Sequence[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
-    """Slices of equal-length arrays, ``size`` rows at a time."""
-    total = len(arrays[0])
-    for start in range(0, total, size):
-        yield [a[start : start + size] for a in arrays]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pytest_tflite import Converter, DatasetError
-from pytest_tflite.datasets import batches, digest, take_samples
+from pytest_tflite.datasets import digest, take_samples
 from pytest_tflite.sources import InputSpec, as_source
 
 TINY = [InputSpec("x", (None, 8, 8), "float32")]
@@ -174,13 +174,6 @@ def test_a_tf_data_dataset_calibrates_a_real_conversion(
     assert converter.stats["converted"] == 1
     reference = keras_predict(tiny_tf_keras, test_inputs)
     assert np.mean(from_pairs.predict(test_inputs).argmax(1) == reference.argmax(1)) >= 0.9
-
-
-def test_batches_helper():
-    a, b = np.arange(10), np.arange(10) * 2
-    parts = list(batches([a, b], 4))
-    assert [len(p[0]) for p in parts] == [4, 4, 2]
-    np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), b)
 
 
 # --- mistakes -----------------------------------------------------------------------
