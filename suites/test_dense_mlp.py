@@ -37,3 +37,10 @@ def test_size_against_float32(tflite_model, tflite_mode, tflite_session, dense_m
     float_size = tflite_session.converter.convert(dense_mlp, "float32").size_bytes
     low, high = SIZE_RATIO[tflite_mode.name]
     assert low <= tflite_model.size_bytes / float_size <= high
+
+
+@pytest.mark.tflite(modes=["full_int8"])
+def test_edge_tpu_form_is_integer_only(tflite_model):
+    float_tensors = [t.name for t in tflite_model.tensors if t.dtype.startswith("float")]
+    assert not float_tensors, f"float tensors left in the integer-only model: {float_tensors}"
+    assert [t.dtype for t in tflite_model.inputs + tflite_model.outputs] == ["int8", "int8"]
