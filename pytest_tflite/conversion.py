@@ -46,6 +46,8 @@ class Converter:
         """Convert ``source`` under ``mode``; a .tflite source is returned as it is."""
         src = as_source(source, name)
         mode = get_mode(mode)
+        if src.kind == "tflite_file":
+            return TFLiteModel.from_file(src.obj, name=src.name)
         if src.is_tflite:
             return TFLiteModel(src.tflite_bytes(), name=src.name)
         samples = self._calibration(src, mode, representative_data, calibration_samples)

@@ -115,17 +115,24 @@ class TFLiteModel:
         self._runner: Runner | None = None
 
     @classmethod
-    def from_file(cls, path: str | Path, *, mode: str | None = None) -> TFLiteModel:
+    def from_file(
+        cls, path: str | Path, *, name: str | None = None, mode: str | None = None
+    ) -> TFLiteModel:
+        """Read a .tflite file; errors name the file so the user knows which one is damaged."""
         path = Path(path)
+        name = name or path.stem
         try:
-            content = path.read_bytes()
+            return cls(path.read_bytes(), name=name, mode=mode)
         except OSError as exc:
             raise ModelFormatError(
                 f"cannot read {path}: {exc.strerror or exc}",
-                source=path.stem,
+                source=name,
                 hint="Check the path and its permissions",
             ) from exc
-        return cls(content, name=path.stem, mode=mode)
+        except ModelFormatError as exc:
+            raise ModelFormatError(
+                f"{exc.problem} (file {path})", source=name, hint=exc.hint, detail=exc.detail
+            ) from None
 
     def __repr__(self) -> str:
         return f"<TFLiteModel {self.name!r} mode={self.mode} {self.size_bytes} bytes>"

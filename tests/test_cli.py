@@ -166,3 +166,12 @@ def test_usage_errors_exit_through_argparse(capsys):
         main([])
     assert excinfo.value.code == 2
     assert "COMMAND" in capsys.readouterr().err
+
+
+def test_damaged_file_error_names_the_file(tmp_path, tiny_tflite_file, capsys):
+    from pytest_tflite.cli import main
+
+    damaged = tmp_path / "damaged.tflite"
+    damaged.write_bytes(tiny_tflite_file.read_bytes()[:200])
+    assert main(["inspect", str(damaged)]) == 2
+    assert str(damaged) in capsys.readouterr().err
