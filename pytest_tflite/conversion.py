@@ -11,6 +11,7 @@ import io
 import re
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ class Converter:
         self.cache = cache if isinstance(cache, ConversionCache) else ConversionCache(cache)
         self.stats: Counter[str] = Counter()
         self._memo: dict[tuple[str, str], TFLiteModel] = {}
+        self._drawn: dict[tuple[int, int], tuple[Iterator[Any], list[Sample]]] = {}
 
     def convert(
         self,
@@ -79,7 +81,14 @@ class Converter:
                 hint=f"Pass representative_data= ({DATA_FORMS}), or pick 'dynamic_int8' or "
                 "'float16', which need no data",
             )
-        return take_samples(data, src.input_specs(), count, source=src.name, mode=mode.name)
+        if not isinstance(data, Iterator):
+            return take_samples(data, src.input_specs(), count, source=src.name, mode=mode.name)
+        # A generator can be read once: keep what was drawn for the other modes.
+        key = (id(data), count)
+        if key not in self._drawn:
+            samples = take_samples(data, src.input_specs(), count, source=src.name, mode=mode.name)
+            self._drawn[key] = (data, samples)
+        return self._drawn[key][1]
 
     def _cached_or_converted(
         self, src: Source, mode: Mode, samples: list[Sample] | None, key: str
@@ -92,7 +101,7 @@ class Converter:
             if model is not None:
                 return model
             content = run_converter(src, mode, samples)
-            model = TFLiteModel(content, name=src.name, mode=mode.name)
+            model = TFLiteModel(content, name=src.name, mode=mode.name, input_names=_input_names(src))
             self.cache.store(key, content)
             self.stats["converted"] += 1
             return model
@@ -102,12 +111,16 @@ class Converter:
         if content is None:
             return None
         try:
-            model = TFLiteModel(content, name=src.name, mode=mode.name)
+            model = TFLiteModel(content, name=src.name, mode=mode.name, input_names=_input_names(src))
         except ModelFormatError:
             self.cache.discard(key)
             return None
         self.stats["disk"] += 1
         return model
+
+
+def _input_names(src: Source) -> list[str]:
+    return [spec.name for spec in src.input_specs()]
 
 
 def convert(
@@ -136,9 +149,11 @@ def run_converter(src: Source, mode: Mode, samples: list[Sample] | None) -> byte
         converter = src.make_converter()
         mode.configure(converter, tf, mode.options)
         if samples is not None:
-            converter.representative_dataset = lambda: iter(samples)
+            converter.representative_dataset = src.calibration_feed(samples, src.input_specs())
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            # Both come from the converter's own internals, not from the user's model.
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
             return bytes(converter.convert())
     except TFLiteError:
         raise
@@ -166,6 +181,8 @@ def conversion_hint(message: str, mode: Mode) -> str:
             "An operator has no integer kernel in this mode; mode 'int8' allows a float "
             "fallback, or replace the operator with one that quantizes"
         )
+    if mode.name == "float32":
+        return "Read the converter's message below: it names the operation or layer it stopped at"
     return (
         "Read the converter's message below; converting under 'float32' shows whether the "
         "model converts at all before quantization"

@@ -43,14 +43,18 @@ def take_samples(
     if count < 1:
         raise where.error(f"asked for {count} samples from the {purpose}", "Use a sample count of at least 1")
     samples: list[Sample] = []
-    for element in _elements(data, where):
+    for element in _elements(data, specs, where):
         for sample in _split(_as_inputs(element, specs, where)):
             _check(sample, specs, len(samples), where)
             samples.append(sample)
             if len(samples) == count:
                 return samples
     if not samples:
-        raise where.error(f"the {purpose} is empty", f"Give at least one sample ({DATA_FORMS})")
+        hint = f"Give at least one sample ({DATA_FORMS})"
+        if isinstance(data, Iterator):
+            hint = "This generator is exhausted (a generator can be read only once); pass a "
+            hint += "function that returns a new generator each time"
+        raise where.error(f"the {purpose} is empty", hint)
     return samples
 
 
@@ -76,10 +80,20 @@ class _Where:
         return DatasetError(problem, source=self.source, mode=self.mode, hint=hint)
 
 
-def _elements(data: Any, where: _Where) -> Iterator[Any]:
+def _one_array_per_input(data: Any, specs: Sequence[InputSpec]) -> bool:
+    """``[xa, xb]`` for a two-input model: whole arrays, one per input, as ``predict`` takes."""
+    return (
+        len(specs) > 1
+        and isinstance(data, list)
+        and len(data) == len(specs)
+        and all(isinstance(a, np.ndarray) and a.ndim == len(s.shape) for a, s in zip(data, specs))
+    )
+
+
+def _elements(data: Any, specs: Sequence[InputSpec], where: _Where) -> Iterator[Any]:
     if data is None:
         raise where.error(f"no {where.purpose} was given", f"Pass {DATA_FORMS}")
-    if isinstance(data, (np.ndarray, dict)):
+    if isinstance(data, (np.ndarray, dict)) or _one_array_per_input(data, specs):
         yield data
         return
     if isinstance(data, tuple):

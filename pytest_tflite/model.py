@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import gzip
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,10 +108,19 @@ class Operator:
 class TFLiteModel:
     """A TensorFlow Lite flatbuffer and what it holds; ``predict`` runs it in LiteRT."""
 
-    def __init__(self, content: bytes, *, name: str = "model", mode: str | None = None) -> None:
+    def __init__(
+        self,
+        content: bytes,
+        *,
+        name: str = "model",
+        mode: str | None = None,
+        input_names: Sequence[str] | None = None,
+    ) -> None:
         self.content = bytes(content)
         self.name = name
         self.mode = mode
+        self.input_names = tuple(input_names) if input_names else None
+        """The source model's input names in its own order: the order ``predict`` takes a list in."""
         self._subgraphs = _parse(self.content, name)
         self._runner: Runner | None = None
 
@@ -178,7 +188,7 @@ class TFLiteModel:
         counts = Counter(op.name for graph in self._subgraphs for op in graph.operators)
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
-    def predict(self, x: Any, *, batch_size: int = 256) -> Any:
+    def predict(self, x: Any, *, batch_size: int = 256) -> np.ndarray | list[np.ndarray]:
         """Run a batch through the LiteRT interpreter, in float whatever the model's I/O types."""
         return self.runner.predict(x, batch_size=batch_size)
 

@@ -30,8 +30,11 @@ class Runner:
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise self._failure("the LiteRT interpreter cannot load the model", exc) from exc
-        self._batch = int(self.interpreter.get_input_details()[0]["shape"][0]) if self._inputs() else 1
-        self._resizable = True
+        inputs = self._inputs()
+        first = inputs[0]["shape_signature"] if inputs else []
+        self._static_batch = int(first[0]) if len(first) and first[0] >= 0 else None
+        self._shapes = [tuple(int(n) for n in d["shape"]) for d in inputs]  # as last resized
+        self._row_by_row: bool | None = None  # for a static batch of 1: None until tried
 
     def predict(self, x: Any, *, batch_size: int = 256) -> np.ndarray | list[np.ndarray]:
         """Outputs for every row of ``x`` (one array per output; a single array for one)."""
@@ -49,14 +52,7 @@ class Runner:
 
     def set_inputs(self, x: Any) -> None:
         """Load ``x`` into the input tensors (what a latency measurement does once, untimed)."""
-        arrays = self._input_arrays(x)
-        if not self._fit_batch(len(arrays[0])):
-            raise self._failure(
-                f"the model has a fixed batch size of {self._batch} and cannot take "
-                f"{len(arrays[0])} samples at once",
-                hint=f"Pass {self._batch} sample(s) at a time",
-            )
-        self._load(arrays)
+        self._feed(self._input_arrays(x))
 
     def invoke(self) -> None:
         try:
@@ -69,46 +65,61 @@ class Runner:
 
     def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         rows = len(arrays[0])
-        if not self._fit_batch(rows):
-            if self._batch != 1:
-                raise self._failure(
-                    f"the model has a fixed batch size of {self._batch}",
-                    hint=f"Pass a multiple of {self._batch} samples with batch_size={self._batch}",
-                )
+        if rows > 1 and self._needs_row_by_row(arrays):
             parts = [self._run([a[i : i + 1] for a in arrays]) for i in range(rows)]
             return [np.concatenate(p, axis=0) for p in zip(*parts)]
-        self._load(arrays)
+        self._feed(arrays)
         self.invoke()
         return self.outputs()
 
-    def _load(self, arrays: list[np.ndarray]) -> None:
-        for detail, array in zip(self._inputs(), arrays):
-            self.interpreter.set_tensor(detail["index"], quantize(array, detail))
-
-    def _fit_batch(self, batch: int) -> bool:
-        """Resize the inputs to ``batch`` rows; False when the model does not allow it."""
-        if batch == self._batch:
-            return True
-        if not self._resizable:
+    def _needs_row_by_row(self, arrays: list[np.ndarray]) -> bool:
+        """A static batch of 1 that will not resize still runs, one row at a time."""
+        if self._static_batch != 1:
             return False
+        if self._row_by_row is None:
+            try:
+                self._fit(arrays)
+                self._row_by_row = False
+            except RuntimeFailure:
+                self._row_by_row = True
+        return self._row_by_row
+
+    def _feed(self, arrays: list[np.ndarray]) -> None:
+        """Resize, then load; the interpreter's own errors become the runner's."""
+        self._fit(arrays)
+        for detail, array in zip(self._inputs(), arrays):
+            try:
+                self.interpreter.set_tensor(detail["index"], quantize(array, detail))
+            except ValueError as exc:
+                problem = f"the LiteRT interpreter rejected the data for input {_plain_name(detail['name'])!r}"
+                raise self._failure(problem, exc) from exc
+
+    def _fit(self, arrays: list[np.ndarray]) -> None:
+        """Resize the inputs to the arrays' full shapes, not only the batch: other
+        dimensions may be dynamic too (a sequence length). Resizing reallocates, so
+        it is done only when the shapes change."""
+        shapes = [tuple(a.shape) for a in arrays]
+        if shapes == self._shapes:
+            return
         try:
-            for detail in self._inputs():
-                shape = [batch, *detail["shape_signature"][1:]]
-                shape = [d if d >= 0 else s for d, s in zip(shape, detail["shape"])]
+            for detail, shape in zip(self._inputs(), shapes):
                 self.interpreter.resize_tensor_input(detail["index"], shape, strict=False)
             self.interpreter.allocate_tensors()
-        except (ValueError, RuntimeError):
-            self._resizable = False
-            self._restore()
-            return False
-        self._batch = batch
-        return True
+        except (ValueError, RuntimeError) as exc:
+            self._shapes = []  # unknown now: the next call resizes again
+            raise self._resize_failure(shapes, exc) from exc
+        self._shapes = shapes
 
-    def _restore(self) -> None:
-        for detail in self._inputs():
-            shape = [self._batch, *detail["shape"][1:]]
-            self.interpreter.resize_tensor_input(detail["index"], shape, strict=False)
-        self.interpreter.allocate_tensors()
+    def _resize_failure(self, shapes: list[tuple[int, ...]], exc: BaseException) -> RuntimeFailure:
+        """A static batch is the usual reason, and the one a caller can fix with batch_size."""
+        rows, batch = shapes[0][0], self._static_batch
+        if batch is not None and rows != batch:
+            return self._failure(
+                f"the model has a fixed batch size of {batch} and cannot take {rows} samples at once",
+                exc,
+                hint=f"Pass {batch} sample(s) at a time (predict() takes batch_size={batch})",
+            )
+        return self._failure(f"the LiteRT interpreter cannot resize the inputs to {shapes}", exc)
 
     def _inputs(self) -> list[dict[str, Any]]:
         return self.interpreter.get_input_details()
@@ -126,7 +137,7 @@ class Runner:
                     f"predict() got inputs {sorted(x)} but the model's inputs are {sorted(by_name)}"
                 )
         elif isinstance(x, Sequence) and not isinstance(x, np.ndarray) and len(details) > 1:
-            arrays = list(x)
+            arrays = self._in_interpreter_order(list(x), details)
         else:
             arrays = [x]
         if len(arrays) != len(details):
@@ -141,6 +152,19 @@ class Runner:
                 hint="Give every input the same number of samples",
             )
         return batched
+
+    def _in_interpreter_order(self, arrays: list[Any], details: list[dict[str, Any]]) -> list[Any]:
+        """Arrays given in the source model's input order, put in the interpreter's.
+
+        The converter may order a model's inputs differently from its definition (a Keras
+        model with inputs a, b can become b, a); a list follows the definition.
+        """
+        order = self.model.input_names
+        names = [_plain_name(d["name"]) for d in details]
+        if not order or len(order) != len(arrays) or sorted(order) != sorted(names):
+            return arrays
+        by_name = dict(zip(order, arrays))
+        return [by_name[name] for name in names]
 
     def _batched(self, array: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
         expected = tuple(int(d) for d in detail["shape_signature"][1:])

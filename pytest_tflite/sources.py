@@ -24,7 +24,6 @@ ACCEPTED = (
     "or an existing .tflite file or its bytes"
 )
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
-TFLITE_IDENTIFIER = b"TFL3"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +43,7 @@ class Source:
     name: str
     obj: Any
     _keras_model: Any = dataclasses.field(default=None, repr=False)
+    _signature: tuple[str, Any] | None = dataclasses.field(default=None, repr=False)
 
     @property
     def is_tflite(self) -> bool:
@@ -55,14 +55,16 @@ class Source:
         return Path(self.obj).read_bytes()
 
     def fingerprint(self) -> str:
-        """A digest of everything that shapes the converted model: graph and weights."""
+        """A digest of what shapes the converted model: graph, weights and layer code."""
         digest = hashlib.sha256(self.kind.encode())
-        if self.kind in ("tflite_bytes", "tflite_file", "keras_file"):
-            digest.update(self.tflite_bytes() if self.is_tflite else Path(self.obj).read_bytes())
+        if self.is_tflite:
+            digest.update(self.tflite_bytes())
+        elif self.kind == "keras_file":
+            digest.update(Path(self.obj).read_bytes())
         elif self.kind == "saved_model":
             _hash_tree(digest, Path(self.obj))
         elif self.kind in ("tf_keras", "keras3"):
-            _keras_input_specs(self.obj, self.name)  # an unbuilt model has no weights to hash
+            self.input_specs()  # an unbuilt model has no weights to hash: say so first
             _hash_keras(digest, self.obj)
         else:
             _hash_concrete_function(digest, self.concrete_function())
@@ -97,23 +99,39 @@ class Source:
         if self.kind in ("tf_keras", "keras3", "keras_file"):
             return _keras_input_specs(self.keras_model(), self.name)
         if self.kind == "saved_model":
-            signature = _saved_model_signature(Path(self.obj))
-            specs = signature.structured_input_signature[1]
+            specs = self.saved_model_signature()[1].structured_input_signature[1]
             return [_spec(name, specs[name]) for name in sorted(specs)]
         function = self.concrete_function()
         flat = tensorflow().nest.flatten(function.structured_input_signature)
         return [_spec(spec.name or f"input_{i}", spec) for i, spec in enumerate(flat)]
 
+    def saved_model_signature(self) -> tuple[str, Any]:
+        """The signature a SavedModel is converted through ('serving_default' if it has one)."""
+        if self._signature is None:
+            self._signature = _saved_model_signature(Path(self.obj), self.name)
+        return self._signature
+
     def make_converter(self) -> Any:
         """A ``tf.lite.TFLiteConverter`` set up for this source (no mode applied yet)."""
         tf = tensorflow()
         if self.kind in ("tf_keras", "keras3", "keras_file"):
-            model = self.keras_model()
-            _keras_input_specs(model, self.name)
-            return tf.lite.TFLiteConverter.from_keras_model(model)
+            self.input_specs()
+            return tf.lite.TFLiteConverter.from_keras_model(self.keras_model())
         if self.kind == "saved_model":
-            return tf.lite.TFLiteConverter.from_saved_model(str(self.obj))
+            key = self.saved_model_signature()[0]
+            return tf.lite.TFLiteConverter.from_saved_model(str(self.obj), signature_keys=[key])
         return tf.lite.TFLiteConverter.from_concrete_functions([self.concrete_function()])
+
+    def calibration_feed(self, samples: list[list[Any]], specs: list[InputSpec]) -> Any:
+        """A ``representative_dataset`` callable that feeds several inputs by name.
+
+        The converter matches a list sample to the converted model's input order, which
+        need not be the source's; a dict sample is matched by input name.
+        """
+        if len(specs) > 1:
+            named = [{spec.name: array for spec, array in zip(specs, sample)} for sample in samples]
+            return lambda: iter(named)
+        return lambda: iter(samples)
 
 
 def as_source(obj: Any, name: str | None = None) -> Source:
@@ -185,10 +203,14 @@ def _hash_tree(digest: Any, root: Path) -> None:
 
 
 def _hash_keras(digest: Any, model: Any) -> None:
+    """Hash the architecture with generated names made positional, the weights, and the
+    source of custom layer classes (so editing a layer's ``call`` converts again)."""
+    layers = _all_layers(model)
     try:
-        digest.update(model.to_json().encode())
+        digest.update(_canonical_json(model.to_json(), [model, *layers]).encode())
     except (NotImplementedError, TypeError, ValueError):
-        cls = type(model)
+        pass  # subclassed models have no config; their class source below stands for it
+    for cls in sorted({c for obj in [model, *layers] for c in _custom_classes(obj)}, key=repr):
         digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
         try:
             digest.update(inspect.getsource(cls).encode())
@@ -197,6 +219,41 @@ def _hash_keras(digest: Any, model: Any) -> None:
     for weight in model.get_weights():
         digest.update(f"{weight.dtype}{weight.shape}".encode())
         digest.update(weight.tobytes())
+
+
+def _all_layers(model: Any) -> list[Any]:
+    flatten = getattr(model, "_flatten_layers", None)
+    if callable(flatten):
+        return list(flatten(include_self=False, recursive=True))
+    return list(getattr(model, "layers", []))
+
+
+def _canonical_json(config_json: str, layers: list[Any]) -> str:
+    """The model config with layer names replaced by their position.
+
+    Keras numbers unnamed layers per process (dense_3 after three models), so the raw
+    config of the same model differs between runs and between xdist workers.
+    """
+    positions = {}
+    for layer in layers:
+        positions.setdefault(layer.name, f"<layer {len(positions)}>")
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, str):
+            return positions.get(value, value)
+        if isinstance(value, list):
+            return [rename(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rename(v) for k, v in value.items()}
+        return value
+
+    return json.dumps(rename(json.loads(config_json)), sort_keys=True)
+
+
+def _custom_classes(obj: Any) -> list[type]:
+    """Classes in ``obj``'s hierarchy that come from user code rather than Keras or TF."""
+    library = ("keras.", "tf_keras.", "tensorflow.", "builtins")
+    return [c for c in type(obj).__mro__ if not (c.__module__ or "builtins").startswith(library)]
 
 
 def _hash_concrete_function(digest: Any, function: Any) -> None:
@@ -216,11 +273,14 @@ def _keras_input_specs(model: Any, name: str) -> list[InputSpec]:
     except (AttributeError, ValueError):
         inputs = None
     if not inputs:
+        built = _built_input_specs(model)
+        if built:
+            return built
         raise SourceError(
             "the Keras model has no defined input shape, so it cannot be traced for conversion",
             source=name,
-            hint="Start it with keras.Input(shape=...) or call model.build((None, ...)) "
-            "before converting",
+            hint="Start it with keras.Input(shape=...), or build it with model.build((None, ...)) "
+            "or one call on sample data before converting",
         )
     specs = []
     for i, tensor in enumerate(inputs):
@@ -230,15 +290,48 @@ def _keras_input_specs(model: Any, name: str) -> list[InputSpec]:
     return specs
 
 
-def _saved_model_signature(path: Path) -> Any:
-    loaded = tensorflow().saved_model.load(str(path))
+def _built_input_specs(model: Any) -> list[InputSpec]:
+    """Input shapes of a built subclassed model, which has no symbolic inputs."""
+    if keras_flavor(model) == "tf_keras":
+        spec = model.save_spec(dynamic_batch=True)  # recorded by the first call
+        if spec:
+            flat = tensorflow().nest.flatten(spec[0])
+            return [_spec(s.name or f"input_{i}", s) for i, s in enumerate(flat)]
+        if getattr(model, "_build_input_shape", None) is not None:
+            raise SourceError(
+                "this subclassed tf-keras model was built with model.build(), which does not "
+                "record the input signature the converter traces",
+                source=getattr(model, "name", None),
+                hint="Call the model once on a sample batch (model(x[:1])) before converting",
+            )
+        return []
+    shape = (model.get_build_config() or {}).get("input_shape")
+    if not shape or isinstance(shape[0], (list, tuple, dict)):
+        return []
+    rest = tuple(None if d is None else int(d) for d in shape[1:])
+    return [InputSpec(name="input_0", shape=(None, *rest), dtype="float32")]
+
+
+def _saved_model_signature(path: Path, name: str) -> tuple[str, Any]:
+    try:
+        loaded = tensorflow().saved_model.load(str(path))
+    except Exception as exc:  # noqa: BLE001 - TensorFlow raises several types for a bad folder
+        raise SourceError(
+            f"TensorFlow cannot load the SavedModel at {path}",
+            source=name,
+            hint="Save it again with tf.saved_model.save or model.export, and check that the "
+            "folder was copied completely",
+            detail=f"{type(exc).__name__}: {exc}",
+        ) from exc
     signatures = dict(loaded.signatures)
     if not signatures:
         raise SourceError(
             f"the SavedModel at {path} has no signatures to convert",
+            source=name,
             hint="Save it with tf.saved_model.save(obj, path, signatures=...)",
         )
-    return signatures.get("serving_default") or next(iter(signatures.values()))
+    key = "serving_default" if "serving_default" in signatures else sorted(signatures)[0]
+    return key, signatures[key]
 
 
 def _load_keras_file(path: Path, name: str) -> Any:

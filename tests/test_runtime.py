@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import pytest_tflite
 from pytest_tflite import Converter, Mode, RuntimeFailure, get_mode
 from pytest_tflite.runtime import Runner, dequantize, quantize
 
@@ -89,6 +90,106 @@ def test_runner_set_inputs_invoke_outputs(tiny_tflite, test_inputs):
     [out] = runner.outputs()
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, model.predict(test_inputs[:5]), rtol=1e-6)
+
+
+# --- dynamic dimensions other than the batch ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sequence_model(tf_keras):
+    """A model over sequences of any length: (batch, length, 8) -> mean over length -> Dense(4)."""
+    keras = tf_keras
+    keras.utils.set_random_seed(4)
+    return keras.Sequential(
+        [keras.Input((None, 8), name="seq"), keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(4)],
+        name="seq_mean",
+    )
+
+
+@pytest.fixture(scope="module", params=["float32", "int8"])
+def sequence_tflite(request, sequence_model):
+    representative = np.random.default_rng(23).random((32, 20, 8), dtype=np.float32)
+    model = pytest_tflite.convert(sequence_model, request.param, representative_data=representative)
+    assert model.inputs[0].shape_signature == (-1, -1, 8)
+    return model
+
+
+def _sequences(rows, length, seed):
+    return np.random.default_rng(seed).random((rows, length, 8), dtype=np.float32)
+
+
+def test_sequences_of_changing_length(sequence_tflite, sequence_model, keras_predict):
+    # int8 quantizes the mean and the dense layer inside: up to ~0.05 off on outputs of ~0.5,
+    # the same as LiteRT gives when called directly
+    atol = 1e-5 if sequence_tflite.mode == "float32" else 0.1
+    batches = [_sequences(3, 20, 24), _sequences(4, 5, 25), _sequences(3, 20, 26)]
+    outputs = [sequence_tflite.predict(x) for x in batches]  # one runner, resized each time
+    for x, out in zip(batches, outputs):
+        assert out.shape == (len(x), 4)
+        np.testing.assert_allclose(out, _one_at_a_time(sequence_tflite, x), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out, keras_predict(sequence_model, x), atol=atol)
+    chunked = sequence_tflite.predict(batches[1], batch_size=3)  # rows 3 then 1, length 5
+    np.testing.assert_allclose(chunked, outputs[1], rtol=1e-5, atol=1e-6)
+
+
+def test_runner_set_inputs_with_changing_length(sequence_tflite):
+    runner = Runner(sequence_tflite)
+    for x in (_sequences(2, 5, 27), _sequences(3, 20, 28)):
+        runner.set_inputs(x)
+        runner.invoke()
+        [out] = runner.outputs()
+        np.testing.assert_allclose(out, sequence_tflite.predict(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3, 20, 7), (20, 7), (3, 20), (3, 20, 8, 1)], ids=str)
+def test_wrong_static_dimension_of_a_sequence(sequence_tflite, shape):
+    with pytest.raises(RuntimeFailure, match=r"input 'seq' takes samples of shape \('\?', 8\)") as excinfo:
+        sequence_tflite.predict(np.zeros(shape, np.float32))
+    assert f"got an array of shape {shape}" in str(excinfo.value)
+
+
+def test_interpreter_rejecting_the_data_is_a_runtime_failure(sequence_tflite):
+    """Had the interpreter been resized behind the runner's back, set_tensor would refuse the
+    data; that still surfaces as the plugin's error, not the interpreter's ValueError."""
+    runner = Runner(sequence_tflite)
+    x = _sequences(3, 20, 29)
+    runner.set_inputs(x)
+    runner.interpreter.resize_tensor_input(runner.interpreter.get_input_details()[0]["index"], [3, 5, 8])
+    runner.interpreter.allocate_tensors()
+    with pytest.raises(RuntimeFailure, match="rejected the data for input 'seq'") as excinfo:
+        runner.set_inputs(x)
+    assert "Dimension mismatch" in str(excinfo.value)
+
+
+@pytest.fixture(scope="module")
+def reshape_to_batch(tf):
+    """``reshape_to_batch(b)``: a graph with static batch ``b`` whose Reshape pins it, so
+    LiteRT cannot resize it to other batch sizes."""
+    weights = np.random.default_rng(30).random((64, 4), dtype=np.float32)
+
+    def build(batch):
+        @tf.function(input_signature=[tf.TensorSpec([batch, 8, 8], tf.float32, name="x")])
+        def pinned(x):
+            return tf.matmul(tf.reshape(x, [batch, 64]), weights)
+
+        return Converter().convert(pinned, name=f"pinned_batch_{batch}"), weights
+
+    return build
+
+
+def test_static_batch_of_one_that_cannot_resize_runs_row_by_row(reshape_to_batch, many):
+    model, weights = reshape_to_batch(1)
+    x = many[:6]
+    np.testing.assert_allclose(model.predict(x, batch_size=4), x.reshape(6, 64) @ weights, rtol=1e-5)
+
+
+def test_other_static_batch_that_cannot_resize_names_it(reshape_to_batch, many):
+    model, weights = reshape_to_batch(2)
+    with pytest.raises(RuntimeFailure, match="fixed batch size of 2") as excinfo:
+        model.predict(many[:6], batch_size=4)
+    assert "batch_size=2" in str(excinfo.value)
+    x = many[:6]
+    np.testing.assert_allclose(model.predict(x, batch_size=2), x.reshape(6, 64) @ weights, rtol=1e-5)
 
 
 # --- integer input and output --------------------------------------------------------
