@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "convert": "conversion",
     "Converter": "conversion",
-    "CALIBRATION_SAMPLES": "conversion",
+    "CALIBRATION_SAMPLES": "modes",
     "TFLiteModel": "model",
     "Operator": "model",
     "Tensor": "model",

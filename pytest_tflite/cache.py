@@ -15,17 +15,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .atomicfile import write_atomic
+from .errors import ConversionError
 
 CACHE_FORMAT = 1
+TOOLCHAIN = ("tensorflow", "keras", "tf-keras", "pytest-tflite")
+"""Packages whose version is part of every cache key: the converter, the Keras that
+traces the model, and this plugin's own conversion code."""
 LOCK_TIMEOUT_S = 1800
 
 
 def cache_key(parts: dict[str, Any]) -> str:
     """A stable digest of everything that shapes a conversion, toolchain version included."""
-    record = {"format": CACHE_FORMAT, "tensorflow": package_version("tensorflow"), **parts}
+    record = {"format": CACHE_FORMAT, **{p: package_version(p) for p in TOOLCHAIN}, **parts}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -74,8 +78,19 @@ class ConversionCache:
             return
         lock_path = self.path(key).with_suffix(".lock")
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
+        try:
+            lock = FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S)
+            lock.acquire()
+        except Timeout:
+            raise ConversionError(
+                f"waited {LOCK_TIMEOUT_S // 60} minutes for another process converting the "
+                "same model",
+                hint=f"If no other run is converting, delete {lock_path} and run again",
+            ) from None
+        try:
             yield
+        finally:
+            lock.release()
 
     def clear(self) -> None:
         if self.directory is not None and self.directory.exists():

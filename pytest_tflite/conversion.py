@@ -19,13 +19,9 @@ from .cache import ConversionCache, cache_key
 from .datasets import DATA_FORMS, Sample, digest, take_samples
 from .errors import ConversionError, ModeError, ModelFormatError, TFLiteError
 from .model import TFLiteModel
-from .modes import Mode, get_mode
+from .modes import CALIBRATION_SAMPLES, Mode, get_mode
 from .sources import Source, as_source
 from .tf_loader import tensorflow
-
-CALIBRATION_SAMPLES = 100
-"""Representative samples used for calibration unless told otherwise (TF suggests 100-500)."""
-
 
 class Converter:
     """Converts sources under modes, remembering results in memory and on disk."""

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .errors import TFLiteError
+from .modes import CALIBRATION_SAMPLES, Mode, get_mode
 from .session import ALL, TFLiteSession, marker_modes
 
+if TYPE_CHECKING:
+    from .model import TFLiteModel
+
 SESSION_KEY = pytest.StashKey[TFLiteSession]()
-DEFAULT_CALIBRATION_SAMPLES = 100
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,7 +51,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=_positive_int,
         metavar="N",
         help="representative samples used to calibrate the integer modes (default: ini "
-        f"tflite_calibration_samples, else {DEFAULT_CALIBRATION_SAMPLES})",
+        f"tflite_calibration_samples, else {CALIBRATION_SAMPLES})",
     )
     parser.addini(
         "tflite_modes",
@@ -60,7 +63,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "tflite_calibration_samples",
         type="string",
-        default=str(DEFAULT_CALIBRATION_SAMPLES),
+        default=str(CALIBRATION_SAMPLES),
         help="representative samples used to calibrate the integer modes",
     )
 
@@ -207,14 +210,12 @@ def tflite_session(pytestconfig: pytest.Config) -> TFLiteSession:
 
 
 @pytest.fixture
-def tflite_mode(request: pytest.FixtureRequest) -> Any:
+def tflite_mode(request: pytest.FixtureRequest) -> Mode:
     """The quantization mode (a :class:`pytest_tflite.Mode`) this test instance runs under.
 
     Tests that use it are parametrized over the selected modes: ``--tflite-mode``, the
     ``tflite_modes`` ini key, narrowed by ``@pytest.mark.tflite(modes=[...])``.
     """
-    from .modes import get_mode
-
     name = getattr(request, "param", None)
     if name is None:
         raise TFLiteError(
@@ -226,7 +227,7 @@ def tflite_mode(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def tflite_convert(tflite_session: TFLiteSession, tflite_mode: Any) -> Callable[..., Any]:
+def tflite_convert(tflite_session: TFLiteSession, tflite_mode: Mode) -> Callable[..., TFLiteModel]:
     """Convert a source under the current mode: ``tflite_convert(model, representative_data=x)``.
 
     Accepts every source :func:`pytest_tflite.convert` does. Conversions are shared across
@@ -239,12 +240,16 @@ def tflite_convert(tflite_session: TFLiteSession, tflite_mode: Any) -> Callable[
         representative_data: Any = None,
         calibration_samples: int | None = None,
         name: str | None = None,
-    ) -> Any:
+    ) -> TFLiteModel:
         return tflite_session.converter.convert(
             source,
             tflite_mode,
             representative_data=representative_data,
-            calibration_samples=calibration_samples or tflite_session.calibration_samples,
+            calibration_samples=(
+                tflite_session.calibration_samples
+                if calibration_samples is None
+                else calibration_samples
+            ),
             name=name,
         )
 
@@ -270,7 +275,7 @@ def tflite_representative_data() -> Any:
 
 @pytest.fixture
 def tflite_model(
-    tflite_convert: Callable[..., Any], tflite_source: Any, tflite_representative_data: Any
-) -> Any:
+    tflite_convert: Callable[..., TFLiteModel], tflite_source: Any, tflite_representative_data: Any
+) -> TFLiteModel:
     """``tflite_source`` converted under the current mode: a :class:`pytest_tflite.TFLiteModel`."""
     return tflite_convert(tflite_source, representative_data=tflite_representative_data)

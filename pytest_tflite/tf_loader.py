@@ -20,7 +20,7 @@ def keras_flavor(obj: Any) -> str | None:
         module = cls.__module__ or ""
         if cls.__name__ != "Model":
             continue
-        if module.startswith("tf_keras.") or module.startswith("keras.engine"):
+        if module.startswith("tf_keras."):
             return "tf_keras"
         if module.startswith("keras."):
             return "keras3"
