@@ -157,3 +157,16 @@ def test_cache_key_is_json_ready():
     key = get_mode("full_int8").with_options(io_dtype="uint8").cache_key()
     assert json.loads(json.dumps(key)) == key
     assert key["name"] == "full_int8"
+
+
+def test_cache_key_follows_the_configure_code():
+    def weights_only(converter, tf, options):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+    def weights_float16(converter, tf, options):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+
+    first = Mode("custom", "a custom mode", weights_only)
+    assert first.cache_key() == Mode("custom", "a custom mode", weights_only).cache_key()
+    assert first.cache_key() != Mode("custom", "a custom mode", weights_float16).cache_key()
