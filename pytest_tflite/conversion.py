@@ -77,13 +77,15 @@ class Converter:
                 hint=f"Pass representative_data= ({DATA_FORMS}), or pick 'dynamic_int8' or "
                 "'float16', which need no data",
             )
-        if not isinstance(data, Iterator):
+        def draw() -> list[Sample]:
             return take_samples(data, src.input_specs(), count, source=src.name, mode=mode.name)
+
+        if not isinstance(data, Iterator):
+            return draw()
         # A generator can be read once: keep what was drawn for the other modes.
         key = (id(data), count)
         if key not in self._drawn:
-            samples = take_samples(data, src.input_specs(), count, source=src.name, mode=mode.name)
-            self._drawn[key] = (data, samples)
+            self._drawn[key] = (data, draw())
         return self._drawn[key][1]
 
     def _cached_or_converted(
@@ -97,7 +99,7 @@ class Converter:
             if model is not None:
                 return model
             content = run_converter(src, mode, samples)
-            model = TFLiteModel(content, name=src.name, mode=mode.name, input_names=_input_names(src))
+            model = _converted_model(src, mode, content)
             self.cache.store(key, content)
             self.stats["converted"] += 1
             return model
@@ -107,7 +109,7 @@ class Converter:
         if content is None:
             return None
         try:
-            model = TFLiteModel(content, name=src.name, mode=mode.name, input_names=_input_names(src))
+            model = _converted_model(src, mode, content)
         except ModelFormatError:
             self.cache.discard(key)
             return None
@@ -115,8 +117,10 @@ class Converter:
         return model
 
 
-def _input_names(src: Source) -> list[str]:
-    return [spec.name for spec in src.input_specs()]
+def _converted_model(src: Source, mode: Mode, content: bytes) -> TFLiteModel:
+    """The model object for converted bytes, knowing its source's input order."""
+    input_names = [spec.name for spec in src.input_specs()]
+    return TFLiteModel(content, name=src.name, mode=mode.name, input_names=input_names)
 
 
 def convert(
