@@ -69,3 +69,11 @@ class ModelFormatError(TFLiteError):
 
 class RuntimeFailure(TFLiteError):
     """The LiteRT interpreter could not load or run the model."""
+
+
+class TargetError(TFLiteError):
+    """An unknown target, a target option it does not take, or a missing optional tool."""
+
+
+class CompatibilityFailure(TFLiteError, AssertionError):
+    """A model does not run on a target the way a test requires."""

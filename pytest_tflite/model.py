@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gzip
+import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -150,6 +151,11 @@ class TFLiteModel:
     @property
     def size_bytes(self) -> int:
         return len(self.content)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """SHA-256 of the flatbuffer: identifies the bytes whatever the model is called."""
+        return hashlib.sha256(self.content).hexdigest()
 
     @functools.cached_property
     def gzip_size_bytes(self) -> int:

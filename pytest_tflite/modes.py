@@ -21,6 +21,8 @@ CALIBRATION_SAMPLES = 100
 """Representative samples the integer modes calibrate with unless told otherwise
 (TensorFlow suggests 100 to 500)."""
 
+ACTIVATIONS = ("float32", "int8", "int16")
+
 Configure = Callable[[Any, Any, Mapping[str, Any]], None]
 """``configure(converter, tf, options)``: set the converter's fields for this mode."""
 
@@ -34,9 +36,17 @@ class Mode:
     configure: Configure = dataclasses.field(repr=False, compare=False)
     needs_representative_data: bool = False
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    activations: str = "float32"
+    """What the model computes in: ``float32``, ``int8`` or ``int16``. Targets use it to
+    skip combinations that can never hold (a float model on the Edge TPU)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        if self.activations not in ACTIVATIONS:
+            raise ModeError(
+                f"activations must be one of {', '.join(ACTIVATIONS)}, not {self.activations!r}",
+                mode=self.name,
+            )
 
     def with_options(self, **options: Any) -> Mode:
         """A copy of this mode with some options changed (unknown options are an error)."""
@@ -163,6 +173,7 @@ INT8 = register_mode(
         "int8 weights and activations, float input/output and float fallback allowed",
         _int8,
         needs_representative_data=True,
+        activations="int8",
     )
 )
 FULL_INT8 = register_mode(
@@ -172,6 +183,7 @@ FULL_INT8 = register_mode(
         _full_int8,
         needs_representative_data=True,
         options={"io_dtype": "int8"},
+        activations="int8",
     )
 )
 INT16X8 = register_mode(
@@ -181,5 +193,6 @@ INT16X8 = register_mode(
         _int16x8,
         needs_representative_data=True,
         options={"allow_float_fallback": False},
+        activations="int16",
     )
 )

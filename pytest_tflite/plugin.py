@@ -6,6 +6,7 @@ so nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,10 +15,11 @@ import pytest
 
 from .errors import TFLiteError
 from .modes import CALIBRATION_SAMPLES, Mode, get_mode
-from .session import ALL, TFLiteSession, marker_modes
+from .session import ALL, DEFAULT_TARGETS, TFLiteSession, marker_selection
 
 if TYPE_CHECKING:
     from .model import TFLiteModel
+    from .targets import CompatibilityReport, Target
 
 SESSION_KEY = pytest.StashKey[TFLiteSession]()
 
@@ -31,6 +33,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="quantization mode to convert under; repeat or separate with commas, 'all' "
         "for every registered mode (default: ini tflite_modes, else all)",
+    )
+    group.addoption(
+        "--tflite-target",
+        action="append",
+        dest="tflite_targets",
+        metavar="NAME",
+        help="target to check operator compatibility for (cpu, gpu, edgetpu, ...); repeat or "
+        "separate with commas, 'all' for every registered target (default: ini "
+        "tflite_targets, else cpu)",
     )
     group.addoption(
         "--tflite-cache-dir",
@@ -59,6 +70,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[ALL],
         help="quantization modes to convert under, 'all' for every registered mode",
     )
+    parser.addini(
+        "tflite_targets",
+        type="args",
+        default=list(DEFAULT_TARGETS),
+        help="targets to check operator compatibility for, 'all' for every registered target",
+    )
     parser.addini("tflite_cache_dir", type="string", default="", help="folder of the conversion cache")
     parser.addini(
         "tflite_calibration_samples",
@@ -83,11 +100,13 @@ def _positive_int(text: str) -> int:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "tflite(modes=[...]): run this test only under the given quantization modes "
-        "(those also selected by --tflite-mode)",
+        "tflite(modes=[...], targets=[...]): run this test only under the given "
+        "quantization modes and targets (those also selected by --tflite-mode and "
+        "--tflite-target)",
     )
     config.stash[SESSION_KEY] = TFLiteSession(
         modes=config.getoption("tflite_modes") or config.getini("tflite_modes"),
+        targets=config.getoption("tflite_targets") or config.getini("tflite_targets"),
         cache_dir=_cache_dir(config),
         calibration_samples=_calibration_samples(config),
     )
@@ -121,43 +140,111 @@ def tflite_session_of(config: pytest.Config) -> TFLiteSession:
 def pytest_report_header(config: pytest.Config) -> str:
     session = tflite_session_of(config)
     cache = session.cache_dir or "off"
+    modes = _shown(session.selected_modes, session.requested_modes)
+    targets = _shown(session.selected_targets, session.requested_targets)
+    return f"tflite: modes {modes}; targets {targets}; conversion cache {cache}"
+
+
+def _shown(selected: Callable[[], list[str]], requested: list[str]) -> str:
     try:
-        modes = ", ".join(session.selected_modes())
+        return ", ".join(selected())
     except TFLiteError:
-        modes = ", ".join(session.requested_modes)
-    return f"tflite: modes {modes}; conversion cache {cache}"
+        return ", ".join(requested)
+
+
+PARAMETERS = {"tflite_mode": "modes", "tflite_target": "targets"}
+
+
+class _Invalid:
+    """A parameter standing for a selection error: the test fails with it at setup,
+    and the rest of the session runs."""
+
+    def __init__(self, error: TFLiteError) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return "invalid"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "tflite_mode" not in metafunc.fixturenames or _parametrized_by_user(metafunc):
+    names = [
+        name
+        for name in PARAMETERS
+        if name in metafunc.fixturenames and not _parametrized_by_user(metafunc, name)
+    ]
+    if not names:
         return
     session = tflite_session_of(metafunc.config)
     try:
-        wanted = marker_modes(metafunc.definition.get_closest_marker("tflite"))
-        modes = session.modes_for(wanted)
+        params = _parameters(session, metafunc, names)
     except TFLiteError as exc:
-        raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: {exc}") from None
-    if modes:
-        metafunc.parametrize("tflite_mode", modes, indirect=True, ids=modes)
-        return
+        params = [pytest.param(*[_Invalid(exc)] * len(names), id="invalid")]
+    metafunc.parametrize(names, params, indirect=True)
+
+
+def _parameters(session: TFLiteSession, metafunc: pytest.Metafunc, names: list[str]) -> list[Any]:
+    """One parameter set per (mode, target) the test runs under; a combination that can
+    never hold (a float model on the Edge TPU) is skipped with the modes that would fit."""
+    wanted = marker_selection(metafunc.definition.get_closest_marker("tflite"))
+    choices = {
+        "tflite_mode": lambda: session.modes_for(wanted["modes"]),
+        "tflite_target": lambda: session.targets_for(wanted["targets"]),
+    }
+    axes = [choices[name]() for name in names]
+    for name, values in zip(names, axes):
+        if not values:
+            return [_nothing_selected(session, name, wanted[PARAMETERS[name]], len(names))]
+    params = []
+    for combination in itertools.product(*axes):
+        chosen = dict(zip(names, combination))
+        reason = _never_holds(chosen.get("tflite_mode"), chosen.get("tflite_target"))
+        marks = [pytest.mark.skip(reason=reason)] if reason else []
+        params.append(pytest.param(*combination, id="-".join(combination), marks=marks))
+    return params
+
+
+def _never_holds(mode: str | None, target: str | None) -> str | None:
+    if mode is None or target is None:
+        return None
+    from .targets import get_target
+
+    return get_target(target).skip_reason(mode)
+
+
+def _nothing_selected(
+    session: TFLiteSession, name: str, wanted: list[str] | None, count: int
+) -> Any:
+    kind = PARAMETERS[name]
+    selected = session.selected_modes() if kind == "modes" else session.selected_targets()
     reason = (
-        f"none of the marker's modes ({', '.join(wanted or [])}) is selected "
-        f"(selected: {', '.join(session.selected_modes())})"
+        f"none of the marker's {kind} ({', '.join(wanted or [])}) is selected "
+        f"(selected: {', '.join(selected)})"
     )
-    metafunc.parametrize(
-        "tflite_mode", [pytest.param(None, marks=pytest.mark.skip(reason=reason))], indirect=True,
-        ids=["no-mode"],
-    )
+    return pytest.param(*[None] * count, id=f"no-{kind[:-1]}", marks=pytest.mark.skip(reason=reason))
 
 
-def _parametrized_by_user(metafunc: pytest.Metafunc) -> bool:
+def _parametrized_by_user(metafunc: pytest.Metafunc, argname: str) -> bool:
     for marker in metafunc.definition.iter_markers("parametrize"):
         names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
         if isinstance(names, str):
             names = [n.strip() for n in names.split(",")]
-        if "tflite_mode" in names:
+        if argname in names:
             return True
     return False
+
+
+def _param(request: pytest.FixtureRequest, argname: str) -> Any:
+    """The fixture's parameter; a selection error is raised here, failing this test only."""
+    value = getattr(request, "param", None)
+    if isinstance(value, _Invalid):
+        raise value.error
+    if value is None:
+        raise TFLiteError(
+            f"{argname} was requested without being parametrized",
+            hint="Request it as a test argument (not via getfixturevalue) so the plugin can "
+            "parametrize the test over the selected modes and targets",
+        )
+    return value
 
 
 @pytest.hookimpl(wrapper=True)
@@ -216,14 +303,28 @@ def tflite_mode(request: pytest.FixtureRequest) -> Mode:
     Tests that use it are parametrized over the selected modes: ``--tflite-mode``, the
     ``tflite_modes`` ini key, narrowed by ``@pytest.mark.tflite(modes=[...])``.
     """
-    name = getattr(request, "param", None)
-    if name is None:
-        raise TFLiteError(
-            "tflite_mode was requested without being parametrized",
-            hint="Request it as a test argument (not via getfixturevalue) so the plugin can "
-            "parametrize the test over the selected modes",
-        )
-    return get_mode(name)
+    return get_mode(_param(request, "tflite_mode"))
+
+
+@pytest.fixture
+def tflite_target(request: pytest.FixtureRequest) -> Target:
+    """The target (a :class:`pytest_tflite.targets.Target`) this test instance checks.
+
+    Tests that use it are parametrized over the selected targets: ``--tflite-target``,
+    the ``tflite_targets`` ini key, narrowed by ``@pytest.mark.tflite(targets=[...])``.
+    """
+    from .targets import get_target
+
+    return get_target(_param(request, "tflite_target"))
+
+
+@pytest.fixture
+def tflite_compatibility(
+    tflite_session: TFLiteSession, tflite_model: TFLiteModel, tflite_target: Target
+) -> CompatibilityReport:
+    """Where each operator of ``tflite_model`` runs on the current target (computed once
+    per model and target in a run)."""
+    return tflite_session.compatibility(tflite_model, tflite_target)
 
 
 @pytest.fixture

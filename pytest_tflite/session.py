@@ -7,13 +7,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ModeError
+from .errors import ModeError, TargetError, TFLiteError
 from .modes import get_mode, mode_names
 
 if TYPE_CHECKING:
     from .conversion import Converter
+    from .model import TFLiteModel
+    from .targets import CompatibilityReport, Target
 
 ALL = "all"
+DEFAULT_TARGETS = ("cpu",)
+MARKER_ARGUMENTS = ("modes", "targets")
 
 
 class TFLiteSession:
@@ -25,12 +29,15 @@ class TFLiteSession:
         modes: Sequence[str],
         cache_dir: Path | None,
         calibration_samples: int,
+        targets: Sequence[str] = DEFAULT_TARGETS,
     ) -> None:
         self.requested_modes = list(modes)
+        self.requested_targets = list(targets)
         self.cache_dir = cache_dir
         self.calibration_samples = calibration_samples
         self._converter: Converter | None = None
         self._worker_stats: Counter[str] = Counter()
+        self._reports: dict[tuple[str, str, str], CompatibilityReport] = {}
 
     @property
     def converter(self) -> Converter:
@@ -46,20 +53,28 @@ class TFLiteSession:
         own = self._converter.stats if self._converter else Counter()
         return dict(own + self._worker_stats)
 
+    def compatibility(self, model: TFLiteModel, target: str | Target) -> CompatibilityReport:
+        """The target's report on the model, computed once per run for the same bytes."""
+        from .targets import get_target
+
+        target = get_target(target)
+        key = (model.digest, target.name, repr(sorted(target.options.items())))
+        if key not in self._reports:
+            self._reports[key] = target.check(model)
+        return self._reports[key]
+
     def add_worker_stats(self, stats: dict[str, int]) -> None:
         self._worker_stats.update(stats)
 
     def selected_modes(self) -> list[str]:
         """The modes chosen by --tflite-mode / ``tflite_modes``, checked against the registry."""
-        names: list[str] = []
-        for item in self.requested_modes:
-            for name in item.split(","):
-                name = name.strip()
-                if name == ALL:
-                    names.extend(mode_names())
-                elif name:
-                    names.append(_selected(name))
-        return list(dict.fromkeys(names))
+        return _expand(self.requested_modes, mode_names, _selected_mode)
+
+    def selected_targets(self) -> list[str]:
+        """The targets chosen by --tflite-target / ``tflite_targets``, checked against the registry."""
+        from .targets import target_names
+
+        return _expand(self.requested_targets, target_names, _selected_target)
 
     def modes_for(self, marker_modes: Sequence[str] | None) -> list[str]:
         """The selected modes a test runs under, narrowed by its ``tflite`` marker."""
@@ -69,8 +84,31 @@ class TFLiteSession:
         wanted = [get_mode(m).name for m in marker_modes]
         return [m for m in wanted if m in selected]
 
+    def targets_for(self, marker_targets: Sequence[str] | None) -> list[str]:
+        """The selected targets a test checks, narrowed by its ``tflite`` marker."""
+        from .targets import get_target
 
-def _selected(name: str) -> str:
+        selected = self.selected_targets()
+        if marker_targets is None:
+            return selected
+        wanted = [get_target(t).name for t in marker_targets]
+        return [t for t in wanted if t in selected]
+
+
+def _expand(requested: Sequence[str], everything: Any, check: Any) -> list[str]:
+    """Names from repeated, comma-separated option values; ``all`` means every registered one."""
+    names: list[str] = []
+    for item in requested:
+        for name in item.split(","):
+            name = name.strip()
+            if name == ALL:
+                names.extend(everything())
+            elif name:
+                names.append(check(name))
+    return list(dict.fromkeys(names))
+
+
+def _selected_mode(name: str) -> str:
     try:
         return get_mode(name).name
     except ModeError as exc:
@@ -81,22 +119,37 @@ def _selected(name: str) -> str:
         ) from None
 
 
-def marker_modes(marker: Any) -> list[str] | None:
-    """The ``modes=`` of a ``@pytest.mark.tflite`` marker (None when it does not narrow)."""
+def _selected_target(name: str) -> str:
+    from .targets import get_target
+
+    try:
+        return get_target(name).name
+    except TargetError as exc:
+        raise TargetError(
+            f"--tflite-target (or the tflite_targets ini key) names {name!r}, which is no "
+            "registered target",
+            hint=exc.hint,
+        ) from None
+
+
+def marker_selection(marker: Any) -> dict[str, list[str] | None]:
+    """``modes=`` and ``targets=`` of a ``@pytest.mark.tflite`` marker (None: not narrowed)."""
+    selection: dict[str, list[str] | None] = dict.fromkeys(MARKER_ARGUMENTS)
     if marker is None:
-        return None
+        return selection
     if marker.args:
-        raise ModeError(
+        raise TFLiteError(
             "@pytest.mark.tflite takes keyword arguments only",
-            hint="Write @pytest.mark.tflite(modes=['int8', 'float16'])",
+            hint="Write @pytest.mark.tflite(modes=['int8', 'float16'], targets=['edgetpu'])",
         )
-    unknown = sorted(set(marker.kwargs) - {"modes"})
+    unknown = sorted(set(marker.kwargs) - set(MARKER_ARGUMENTS))
     if unknown:
-        raise ModeError(
+        raise TFLiteError(
             f"@pytest.mark.tflite got unknown argument(s) {', '.join(unknown)}",
-            hint="It takes modes=[...]",
+            hint="It takes " + ", ".join(f"{name}=[...]" for name in MARKER_ARGUMENTS),
         )
-    modes = marker.kwargs.get("modes")
-    if modes is None:
-        return None
-    return [modes] if isinstance(modes, str) else list(modes)
+    for name in MARKER_ARGUMENTS:
+        value = marker.kwargs.get(name)
+        if value is not None:
+            selection[name] = [value] if isinstance(value, str) else list(value)
+    return selection

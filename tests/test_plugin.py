@@ -136,10 +136,14 @@ def test_help_lists_options_and_ini_keys(pytester: pytest.Pytester):
 @pytest.mark.parametrize(
     ("args", "header"),
     [
-        ((), f"tflite: modes {', '.join(ALL_MODES)}; conversion cache */.pytest_cache/d/tflite"),
+        (
+            (),
+            f"tflite: modes {', '.join(ALL_MODES)}; targets cpu; "
+            "conversion cache */.pytest_cache/d/tflite",
+        ),
         (
             ("--tflite-mode", "int8", "--tflite-no-cache"),
-            "tflite: modes int8; conversion cache off",
+            "tflite: modes int8; targets cpu; conversion cache off",
         ),
         (("--tflite-cache-dir", "conv"), "tflite: modes *; conversion cache */conv"),
     ],
@@ -342,16 +346,17 @@ def test_tflite_mode_is_a_mode_object(pytester: pytest.Pytester):
     pytester.runpytest().assert_outcomes(passed=6)
 
 
-def test_unknown_mode_on_command_line_is_a_clear_error(pytester: pytest.Pytester):
+def test_unknown_mode_on_command_line_fails_the_tests_that_use_modes(pytester: pytest.Pytester):
     pytester.makepyfile(test_x=COLLECTION_TESTS)
     result = pytester.runpytest("--tflite-mode", "float32,int4")
-    assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.assert_outcomes(errors=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*--tflite-mode (or the tflite_modes ini key) names 'int4', which is no registered "
-            "quantization mode. Known modes: float32, dynamic_int8, float16, int8, full_int8, "
-            "int16x8.*"
+            "*ERROR at setup of test_x[[]invalid[]]*",
+            "*--tflite-mode (or the tflite_modes ini key) names 'int4', "
+            "which is no registered quantization mode. Known modes: float32, dynamic_int8, "
+            "float16, int8, full_int8, int16x8*"
         ]
     )
     # The header still shows what was asked for rather than crashing.
@@ -363,14 +368,15 @@ def test_unknown_mode_on_command_line_is_a_clear_error(pytester: pytest.Pytester
     [
         (
             'modes=["int8"], mode="float16"',
-            "*@pytest.mark.tflite got unknown argument(s) mode. It takes modes=[[]...[]]*",
+            "*@pytest.mark.tflite got unknown argument(s) mode. It takes modes=[[]...[]], "
+            "targets=[[]...[]]*",
         ),
         ('"int8"', "*@pytest.mark.tflite takes keyword arguments only*"),
         ('modes=["int4"]', "*there is no quantization mode called 'int4'. Known modes: float32, *"),
     ],
     ids=["unknown-kwarg", "positional", "unknown-mode"],
 )
-def test_bad_marker_is_a_collection_error(pytester: pytest.Pytester, marker, message):
+def test_bad_marker_fails_that_test_only(pytester: pytest.Pytester, marker, message):
     pytester.makepyfile(
         test_m=f"""
         import pytest
@@ -378,12 +384,15 @@ def test_bad_marker_is_a_collection_error(pytester: pytest.Pytester, marker, mes
         @pytest.mark.tflite({marker})
         def test_m(tflite_model):
             pass
+
+        def test_other(tflite_mode):
+            pass
         """
     )
-    result = pytester.runpytest()
-    assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*test_m.py::test_m: " + message.lstrip("*")])
+    result = pytester.runpytest("--tflite-mode", "float32")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_m[[]invalid[]]*", message])
 
 
 def test_plugin_can_be_disabled(pytester: pytest.Pytester):
@@ -515,7 +524,7 @@ def test_disk_cache_across_runs(project: pytest.Pytester):
     no_cache.assert_outcomes(passed=4)
     no_cache.stdout.fnmatch_lines(
         [
-            "tflite: modes float32, int8; conversion cache off",
+            "tflite: modes float32, int8; targets cpu; conversion cache off",
             "tflite: 2 converted, 0 from the disk cache, *",
         ]
     )

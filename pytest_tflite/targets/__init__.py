@@ -1,0 +1,49 @@
+"""Targets a converted model is checked against: one module per target, one report shape.
+
+Every engine reads the parsed flatbuffer (:class:`pytest_tflite.TFLiteModel`); none
+imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from .cpu import CPU
+from .registry import (
+    Target,
+    assert_compatible,
+    check,
+    get_target,
+    iter_targets,
+    register_target,
+    target_names,
+)
+
+register_target(CPU)
+
+from .report import (
+    COMPATIBLE,
+    INCOMPATIBLE,
+    NOWHERE,
+    ON_CPU,
+    ON_TARGET,
+    PARTIAL,
+    CompatibilityReport,
+    OpPlacement,
+)
+
+__all__ = [
+    "COMPATIBLE",
+    "INCOMPATIBLE",
+    "NOWHERE",
+    "ON_CPU",
+    "ON_TARGET",
+    "PARTIAL",
+    "CompatibilityReport",
+    "OpPlacement",
+    "Target",
+    "assert_compatible",
+    "check",
+    "get_target",
+    "iter_targets",
+    "register_target",
+    "target_names",
+]
