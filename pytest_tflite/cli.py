@@ -1,6 +1,8 @@
 """``python -m pytest_tflite``: look at a model outside pytest.
 
-Exit status: 0 on success, 2 for input that cannot be read (with the reason on stderr).
+Exit status: 0 on success (for ``check``: the model is compatible), 1 when ``check``
+finds operators off the target, 2 for input that cannot be read or a bad target (with
+the reason on stderr).
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from .errors import TFLiteError
+from .errors import TargetError, TFLiteError
 from .model import Tensor, TFLiteModel
 
+EXIT_OFF_TARGET = 1
 EXIT_BAD_INPUT = 2
 
 
@@ -28,6 +32,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("model", metavar="MODEL.tflite", help="the model file to read")
     inspect.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    check = commands.add_parser(
+        "check",
+        help="where each operator runs on a target (cpu, gpu, edgetpu, ...)",
+        description="Report, operator by operator, what runs on the target, what falls back "
+        "to the CPU and what cannot run, and why. Exit status 0 when compatible, 1 when "
+        "partial or incompatible, 2 for bad input.",
+    )
+    check.add_argument("model", metavar="MODEL.tflite", help="the model file to check")
+    check.add_argument("--target", default="cpu", help="target name (default: cpu)")
+    check.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a target option, e.g. --option runtime_version=13 for the Edge TPU",
+    )
+    check.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     return parser
 
 
@@ -35,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         model = TFLiteModel.from_file(args.model)
+        if args.command == "check":
+            return _check(model, args)
     except TFLiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -43,6 +66,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(render_inspect(model))
     return 0
+
+
+def _check(model: TFLiteModel, args: argparse.Namespace) -> int:
+    from .targets import get_target
+
+    target = get_target(args.target)
+    if args.option:
+        target = target.with_options(**dict(_option(text) for text in args.option))
+    report = target.check(model)
+    print(report.to_json() if args.json else report.render())
+    return 0 if report.compatible else EXIT_OFF_TARGET
+
+
+def _option(text: str) -> tuple[str, Any]:
+    """``key=value``; the value is read as JSON when it parses (numbers, true/false)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise TargetError(
+            f"--option takes KEY=VALUE, not {text!r}",
+            hint="Write for example --option runtime_version=13",
+        )
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def render_inspect(model: TFLiteModel) -> str:

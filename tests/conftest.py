@@ -58,6 +58,26 @@ def calibration_data():
     return np.random.default_rng(0).random((32, 8, 8), dtype=np.float32)
 
 
+@pytest.fixture(scope="session")
+def runtime_loaded(tf_keras):
+    """Import what a conversion needs before any in-process pytester run.
+
+    pytester restores ``sys.modules`` after each run; modules first imported inside a
+    run would be dropped and imported again, which TensorFlow does not survive.
+    """
+    import ai_edge_litert.interpreter  # noqa: F401
+    import ai_edge_litert.schema_py_generated  # noqa: F401
+
+    import pytest_tflite.conversion  # noqa: F401
+    import pytest_tflite.runtime  # noqa: F401
+    import pytest_tflite.targets  # noqa: F401
+
+
+def collected_ids(result: pytest.RunResult) -> list[str]:
+    """Test ids (without the file) listed by ``--collect-only -q``."""
+    return [line.split("::", 1)[1] for line in result.outlines if line.startswith("test_")]
+
+
 # --- helpers shared by the unit test modules -------------------------------------------
 
 def keras_outputs(model, x):

@@ -175,3 +175,68 @@ def test_damaged_file_error_names_the_file(tmp_path, tiny_tflite_file, capsys):
     damaged.write_bytes(tiny_tflite_file.read_bytes()[:200])
     assert main(["inspect", str(damaged)]) == 2
     assert str(damaged) in capsys.readouterr().err
+
+
+# --- check --------------------------------------------------------------------------------
+
+
+def _check(capsys, *args):
+    status = main(["check", *map(str, args)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_check_prints_the_report_and_exits_0_when_compatible(capsys, tiny_tflite_file):
+    status, out, err = _check(capsys, tiny_tflite_file)
+    assert status == 0, err
+    assert out.startswith("tiny on CPU: ")
+    assert "verdict compatible" in out.splitlines()[0]
+    assert f"{'Operator':<31}{'Count':<11}Status" in out
+
+
+def test_check_json_has_the_documented_fields(capsys, tiny_full_int8_file):
+    status, out, _ = _check(capsys, tiny_full_int8_file, "--target", "cpu", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["target"] == "cpu" and data["verdict"] == "compatible"
+    assert data["ops_total"] == data["ops_on_target"] == len(data["ops"]) > 0
+    assert {"index", "op", "on_target", "reason"} <= set(data["ops"][0])
+
+
+def test_check_exits_1_when_operators_cannot_run(capsys, tmp_path, tf):
+    module = tf.Module()
+    module.f = tf.function(
+        lambda x: tf.raw_ops.Cumprod(x=x, axis=1), input_signature=[tf.TensorSpec([1, 4], tf.float32)]
+    )
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.f.get_concrete_function()], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    path = TFLiteModel(converter.convert(), name="flex").save(tmp_path / "flex.tflite")
+    status, out, _ = _check(capsys, path, "--json")
+    assert status == 1
+    data = json.loads(out)
+    assert data["verdict"] == "incompatible"
+    assert [op["op"] for op in data["ops"] if not op["on_target"]] == ["FlexCumprod"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--target", "tpu"), "there is no target called 'tpu'. Known targets: cpu"),
+        (("--option", "threads=2"), "target 'cpu' has no option(s) threads"),
+        (("--option", "novalue"), "--option takes KEY=VALUE, not 'novalue'"),
+    ],
+    ids=["unknown-target", "unknown-option", "malformed-option"],
+)
+def test_check_bad_target_exits_2(capsys, tiny_tflite_file, args, message):
+    status, out, err = _check(capsys, tiny_tflite_file, *args)
+    assert status == EXIT_BAD_INPUT
+    assert out == ""
+    assert err.startswith("error: ") and message in err
+
+
+def test_check_unreadable_model_exits_2(capsys, tmp_path):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\x00" * 64)
+    status, out, err = _check(capsys, bad)
+    assert status == EXIT_BAD_INPUT
+    assert "not a TensorFlow Lite model" in err and str(bad) in err

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import collected_ids
 
 ALL_MODES = ["float32", "dynamic_int8", "float16", "int8", "full_int8", "int16x8"]
 
@@ -70,30 +71,11 @@ AGREEMENT_TEST = """
 """
 
 
-@pytest.fixture(scope="session")
-def runtime_loaded(tf_keras):
-    """Import what a conversion needs before any in-process run.
-
-    pytester restores ``sys.modules`` after each run; modules first imported inside a
-    run would be dropped and imported again, which TensorFlow does not survive.
-    """
-    import ai_edge_litert.interpreter  # noqa: F401
-    import ai_edge_litert.schema_py_generated  # noqa: F401
-
-    import pytest_tflite.conversion  # noqa: F401
-    import pytest_tflite.runtime  # noqa: F401
-
-
 @pytest.fixture
 def project(runtime_loaded, pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester folder whose conftest defines the tiny model and calibration data."""
     pytester.makeconftest(MODEL_CONFTEST + REPRESENTATIVE_DATA)
     return pytester
-
-
-def collected_ids(result: pytest.RunResult) -> list[str]:
-    """Test ids (without the file) listed by ``--collect-only -q``."""
-    return [line.split("::", 1)[1] for line in result.outlines if line.startswith("test_")]
 
 
 def tflite_files(folder: Path) -> list[Path]:

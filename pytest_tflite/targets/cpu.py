@@ -144,7 +144,7 @@ def xnnpack_operators(interpreter: Any, op_count: int) -> set[int] | None:
 
 
 def _unresolved_names(failure: str) -> set[str]:
-    return {m for pattern in _UNRESOLVED for m in pattern.findall(failure)}
+    return {m.rstrip(".") for pattern in _UNRESOLVED for m in pattern.findall(failure)}
 
 
 def _first_line(text: str) -> str:
