@@ -23,6 +23,14 @@ _EXPORTS = {
     "register_mode": "modes",
     "get_mode": "modes",
     "mode_names": "modes",
+    "Target": "targets",
+    "CompatibilityReport": "targets",
+    "OpPlacement": "targets",
+    "assert_compatible": "targets",
+    "check": "targets",
+    "get_target": "targets",
+    "register_target": "targets",
+    "target_names": "targets",
     "TFLiteError": "errors",
     "SourceError": "errors",
     "ModeError": "errors",
@@ -30,6 +38,8 @@ _EXPORTS = {
     "ConversionError": "errors",
     "ModelFormatError": "errors",
     "RuntimeFailure": "errors",
+    "TargetError": "errors",
+    "CompatibilityFailure": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
