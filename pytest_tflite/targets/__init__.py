@@ -7,6 +7,7 @@ imports TensorFlow.
 from __future__ import annotations
 
 from .cpu import CPU
+from .gpu import GPU
 from .registry import (
     Target,
     assert_compatible,
@@ -18,6 +19,7 @@ from .registry import (
 )
 
 register_target(CPU)
+register_target(GPU)
 
 from .report import (
     COMPATIBLE,
