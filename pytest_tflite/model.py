@@ -185,6 +185,29 @@ class TFLiteModel:
         main = self._subgraphs[0]
         return tuple(main.tensors[i] for i in main.outputs)
 
+    def constant_value(self, index: int) -> np.ndarray | None:
+        """The data of a constant tensor of the main subgraph (None for a runtime tensor),
+        read on demand without copying the model."""
+        tensor = self.tensors[index]
+        if not tensor.is_constant:
+            return None
+        buffer = self._root.Buffers(tensor.buffer)
+        if buffer is None:
+            return None
+        if buffer.Offset() > 1:  # stored after the flatbuffer (models over 2 GB)
+            raw = self.content[buffer.Offset() : buffer.Offset() + buffer.Size()]
+        else:
+            data = buffer.DataAsNumpy()
+            raw = data.tobytes() if hasattr(data, "tobytes") else b""
+        try:
+            return np.frombuffer(raw, dtype=np.dtype(tensor.dtype)).reshape(tensor.shape)
+        except (TypeError, ValueError):
+            return None
+
+    @functools.cached_property
+    def _root(self) -> Any:
+        return _schema().Model.GetRootAs(self.content, 0)
+
     def subgraph_operators(self, index: int) -> tuple[Operator, ...]:
         return self._subgraphs[index].operators
 

@@ -281,3 +281,25 @@ def test_from_file_corrupt(tmp_path, float32):
     path.write_bytes(float32.content[: float32.size_bytes // 2])
     with pytest.raises(ModelFormatError, match="model 'half'"):
         TFLiteModel.from_file(path)
+
+
+def test_constant_value_reads_the_weights(float32, tiny_tf_keras):
+    kernels = [w for w in tiny_tf_keras.get_weights() if w.ndim == 2]
+    fc_weights = [
+        float32.constant_value(op.inputs[1]) for op in float32.operators if op.name == "FULLY_CONNECTED"
+    ]
+    # TFLite stores a dense kernel as (units, inputs): Keras's kernel transposed.
+    assert [w.shape for w in fc_weights] == [k.T.shape for k in kernels]
+    for stored, kernel in zip(fc_weights, kernels):
+        np.testing.assert_array_equal(stored, kernel.T)
+
+
+def test_constant_value_is_none_for_runtime_tensors(float32):
+    assert float32.constant_value(float32.inputs[0].index) is None
+    assert float32.constant_value(float32.outputs[0].index) is None
+
+
+def test_digest_identifies_the_bytes(float32, full_int8):
+    assert float32.digest == TFLiteModel(float32.content, name="other").digest
+    assert float32.digest != full_int8.digest
+    assert len(float32.digest) == 64

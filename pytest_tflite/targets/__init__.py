@@ -7,6 +7,7 @@ imports TensorFlow.
 from __future__ import annotations
 
 from .cpu import CPU
+from .edgetpu import EDGETPU
 from .gpu import GPU
 from .registry import (
     Target,
@@ -20,6 +21,7 @@ from .registry import (
 
 register_target(CPU)
 register_target(GPU)
+register_target(EDGETPU)
 
 from .report import (
     COMPATIBLE,

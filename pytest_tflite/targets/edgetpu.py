@@ -1,0 +1,807 @@
+"""The ``edgetpu`` target: which operators the Coral Edge TPU compiler maps, predicted.
+
+``edgetpu_compiler`` is closed source and cannot run here, so the placement is predicted
+from Coral's published rules (coral.ai/docs/edgetpu/models-intro) and the behaviour
+people posted in google-coral/edgetpu issues (``edgetpu#N``). The tables live in
+:mod:`.edgetpu_ops`; this module applies them:
+
+1. whole-compile failures (an unparseable op version, no quantization, an op TFLite
+   cannot prepare, dynamic-sized tensors): nothing maps, the model runs on the CPU;
+2. per operator, the first failing rule in the order data type -> op type and version
+   for the target runtime -> rank -> op-specific restrictions -> size heuristics;
+3. the partition rule: TFLite's greedy partitioner cuts the graph into regions and the
+   compiler keeps the first candidate region (all of them with ``-a``).
+
+Reasons are the compiler's own status strings, so a report's table reads like its log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import TargetError
+from . import edgetpu_ops as table
+from .partition import Region, partition
+from .registry import Target
+from .report import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..model import Operator, Tensor, TFLiteModel
+
+# --- the compiler's wording ---------------------------------------------------------------
+
+MAPPED = "Mapped to Edge TPU"
+MORE_THAN_ONE_SUBGRAPH = "More than one subgraph is not supported"
+UNSPECIFIED_LIMITATION = (
+    "Operation is otherwise supported, but not mapped due to some unspecified limitation"
+)
+UNSUPPORTED_DATA_TYPE = "Operation is working on an unsupported data type"
+NOT_SUPPORTED = "Operation not supported"
+VERSION_NOT_SUPPORTED = "Operation version not supported"
+UNSUPPORTED_RANK = "Tensor has unsupported rank (up to 3 innermost dimensions mapped)"
+PARAM_NOT_CONSTANT = "Filter, bias, or other param is not constant at compile-time"
+TWO_D_OUTPUT = "For example, a fully-connected or softmax layer with 2D output"
+
+NOT_ALL_MAPPED = (
+    "Model successfully compiled but not all operations are supported by the Edge TPU. "
+    "A percentage of the model will instead run on the CPU, which is slower. If possible, "
+    "consider updating your model to use only operations supported by the Edge TPU. "
+    "For details, visit g.co/coral/model-reqs."
+)
+INTERPRETER_FAILED = (
+    "Compilation failed: Model failed in Tflite interpreter. "
+    "Please ensure model can be loaded/run in Tflite interpreter."
+)
+DYNAMIC_TENSORS = (
+    "ERROR: Attempting to use a delegate that only supports static-sized tensors "
+    "with a graph that has dynamic-sized tensors."
+)
+FLEX_NOT_SUPPORTED = (
+    "ERROR: Regular TensorFlow ops are not supported by this interpreter. "
+    "Make sure you apply/link the Flex delegate before inference."
+)
+
+# --- fixes ----------------------------------------------------------------------------------
+
+FIX_INTEGER_IO = (
+    "Convert with the full_int8 mode (integer input and output), so no float "
+    "QUANTIZE/DEQUANTIZE sits at the model's ends"
+)
+FIX_QUANTIZE = "Quantize the whole model: convert with the int8 or full_int8 mode"
+FIX_FLOAT_KERNEL = (
+    "This operator kept a float kernel: convert with full_int8 so every operator is integer-only"
+)
+FIX_FLOAT_SECTION = (
+    "A float section in the middle of the graph splits the Edge TPU subgraph (edgetpu#309): "
+    "replace the operator that needs float"
+)
+FIX_8_BIT = "The Edge TPU computes in 8 bits only: convert with int8 or full_int8, not int16x8"
+FIX_BATCH_ONE = (
+    "Fix the batch size to 1 before conversion (keras.Input(shape, batch_size=1), or "
+    "model.input.set_shape((1,) + shape[1:])), so no shape is computed at run time "
+    "(edgetpu#598, #654)"
+)
+FIX_SMALLER = "Make the tensors smaller (lower resolution, fewer channels, or split the operation)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """Why one operator stays off the Edge TPU: the compiler's status, and a fix if known."""
+
+    status: str
+    fix: str = ""
+
+
+# --- the model as the rules see it ------------------------------------------------------
+
+
+class Graph:
+    """The model plus the target runtime and compiler; reads constant tensors on demand."""
+
+    def __init__(self, model: TFLiteModel, runtime: int, compiler: table.Compiler) -> None:
+        self.model = model
+        self.runtime = runtime
+        self.compiler = compiler
+        self.tensors = model.tensors
+
+    def operands(self, op: Operator) -> list[Tensor]:
+        return [self.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0]
+
+    def activations(self, op: Operator) -> list[Tensor]:
+        return [t for t in self.operands(op) if not t.is_constant]
+
+    def input(self, op: Operator, position: int) -> Tensor | None:
+        index = op.inputs[position] if position < len(op.inputs) else -1
+        return self.tensors[index] if index >= 0 else None
+
+    def output(self, op: Operator) -> Tensor:
+        return self.tensors[op.outputs[0]]
+
+    def at_the_ends(self, op: Operator) -> bool:
+        """The op reads a graph input or writes a graph output."""
+        ends = {t.index for t in (*self.model.inputs, *self.model.outputs)}
+        return bool(ends & {*op.inputs, *op.outputs})
+
+    @functools.cached_property
+    def quantized(self) -> bool:
+        """Some activation carries quantization parameters (int8, uint8 or int16)."""
+        return any(not t.is_constant and t.quantization is not None for t in self.tensors)
+
+    def type_ok(self, tensor: Tensor) -> bool:
+        allowed = table.CONSTANT_DTYPES if tensor.is_constant else table.ACTIVATION_DTYPES
+        if tensor.dtype == "int8" and self.runtime < table.SIGNED_INT8_MIN_RUNTIME:
+            return False
+        return tensor.dtype in allowed
+
+    def values(self, position: int, op: Operator) -> np.ndarray | None:
+        """The constant data of an operand, or None when it is computed at run time."""
+        tensor = self.input(op, position)
+        if tensor is None or not tensor.is_constant:
+            return None
+        return self.model.constant_value(tensor.index)
+
+
+def _elements(shape: Sequence[int]) -> int:
+    return math.prod(max(d, 1) for d in shape)
+
+
+def _significant_dims(shape: Sequence[int]) -> tuple[int, ...]:
+    """The shape without its leading 1s: what the Edge TPU sees of a batch-1 tensor."""
+    dims = list(shape)
+    while dims and dims[0] == 1:
+        dims.pop(0)
+    return tuple(dims)
+
+
+# --- 1. data type -----------------------------------------------------------------------
+
+
+def check_data_type(op: Operator, graph: Graph) -> Finding | None:
+    """Activations must be 8-bit integers, weights 8-bit, biases int32 (Coral model
+    requirements). A float->int QUANTIZE is a known exception (edgetpu#490, #659)."""
+    if op.name == "QUANTIZE" and _quantizes_float(op, graph) and _supported(op.name, graph):
+        fix = FIX_INTEGER_IO if graph.at_the_ends(op) else FIX_FLOAT_SECTION
+        return Finding(UNSPECIFIED_LIMITATION, fix)
+    wrong = [t for t in graph.operands(op) if not graph.type_ok(t)]
+    if not wrong:
+        return None
+    return Finding(UNSUPPORTED_DATA_TYPE, _data_type_fix(op, wrong, graph))
+
+
+def _quantizes_float(op: Operator, graph: Graph) -> bool:
+    source, result = graph.input(op, 0), graph.output(op)
+    return (
+        source is not None
+        and source.dtype.startswith("float")
+        and result.dtype in table.ACTIVATION_DTYPES
+    )
+
+
+def _data_type_fix(op: Operator, wrong: list[Tensor], graph: Graph) -> str:
+    dtypes = {t.dtype for t in wrong}
+    if "int16" in dtypes:
+        return FIX_8_BIT
+    if "int8" in dtypes and graph.runtime < table.SIGNED_INT8_MIN_RUNTIME:
+        return _needs_runtime("int8 tensors", table.SIGNED_INT8_MIN_RUNTIME)
+    if not any(d.startswith("float") for d in dtypes):
+        return ""
+    if not graph.quantized:
+        return FIX_QUANTIZE
+    if op.name in ("QUANTIZE", "DEQUANTIZE"):
+        return FIX_INTEGER_IO if graph.at_the_ends(op) else FIX_FLOAT_SECTION
+    return table.REPLACEMENTS.get(op.name, FIX_FLOAT_KERNEL)
+
+
+# --- 2. op type and version -----------------------------------------------------------------
+
+
+def check_op_type(op: Operator, graph: Graph) -> Finding | None:
+    """The op must be in Coral's table for the target runtime, at a version the compiler knows."""
+    if op.is_custom:
+        return Finding(NOT_SUPPORTED, "Custom operators always run on the CPU")
+    if not _supported(op.name, graph):
+        return Finding(NOT_SUPPORTED, _unsupported_fix(op.name, graph))
+    limits = table.UNSUPPORTED_OP_VERSIONS
+    limit = next((v for v in limits if v.applies(op.name, op.version, graph.compiler)), None)
+    if limit is not None:
+        fix = (
+            f"{op.name} version {op.version} needs a newer compiler: target runtime 14, or "
+            f"convert with half_pixel_centers=False / align_corners=False ({limit.source})"
+        )
+        return Finding(VERSION_NOT_SUPPORTED, fix)
+    return None
+
+
+def _supported(name: str, graph: Graph) -> bool:
+    return table.rule_for(name, graph.runtime) is not None
+
+
+def _unsupported_fix(name: str, graph: Graph) -> str:
+    first = table.first_runtime(name)
+    if first is not None and first > graph.runtime:
+        return _needs_runtime(name, first)
+    return table.REPLACEMENTS.get(name, "")
+
+
+def _needs_runtime(what: str, runtime: int) -> str:
+    compiler, _ = table.compiler_for(runtime)
+    release = ".".join(compiler.version.split(".")[:2])
+    return (
+        f"{what} needs Edge TPU runtime {runtime} (compiler {release}): "
+        f"target runtime_version={runtime} or newer"
+    )
+
+
+# --- 3. rank ----------------------------------------------------------------------------------
+
+
+def check_rank(op: Operator, graph: Graph) -> Finding | None:
+    """Only the 3 innermost dimensions may exceed 1 (Coral model requirements, edgetpu#30)."""
+    for tensor in graph.activations(op):
+        outer = tensor.shape[:-3]
+        if any(d != 1 for d in outer):
+            if tensor.shape[0] > 1:
+                fix = "Use batch size 1: the Edge TPU maps only the 3 innermost dimensions"
+            else:
+                fix = "Keep tensors to 3 dimensions beyond leading 1s, e.g. fold the outer one in"
+            return Finding(UNSUPPORTED_RANK, fix)
+    return None
+
+
+# --- 4. op-specific restrictions (Coral's "Known limitations" column) ------------------------
+
+Check = Callable[["Operator", Graph], "Finding | None"]
+
+
+def _limitation(fix: str) -> Finding:
+    return Finding(UNSPECIFIED_LIMITATION, fix)
+
+
+def _not_constant(what: str) -> Finding:
+    return Finding(PARAM_NOT_CONSTANT, f"Make the {what} a constant of the model")
+
+
+def no_fused_activation(op: Operator, graph: Graph) -> Finding | None:
+    if getattr(op.options, "fusedActivationFunction", 0):
+        return _limitation(f"{op.name} cannot carry a fused activation on the Edge TPU")
+    return None
+
+
+def constant_input_is_zero_pad(op: Operator, graph: Graph) -> Finding | None:
+    """A constant input is allowed only as the zero padding of a 2-input concatenation."""
+    constants = [p for p, i in enumerate(op.inputs) if i >= 0 and graph.tensors[i].is_constant]
+    if not constants:
+        return None
+    if len(op.inputs) == 2 and all(_all_zero(graph, op, p) for p in constants):
+        return None
+    return _limitation("Concatenate constants only as all-zero padding of exactly two inputs")
+
+
+def _all_zero(graph: Graph, op: Operator, position: int) -> bool:
+    """The constant's real values are all 0 (its integers all equal the zero point)."""
+    values = graph.values(position, op)
+    tensor = graph.input(op, position)
+    if values is None or tensor is None:
+        return False
+    zero = tensor.quantization.zero_points if tensor.quantization else (0,)
+    if len(zero) > 1 and values.ndim:
+        shape = [1] * values.ndim
+        shape[tensor.quantization.axis] = len(zero)
+        import numpy as np
+
+        return not (values.astype("int64") - np.reshape(zero, shape)).any()
+    return not (values.astype("int64") - zero[0]).any()
+
+
+def constant_params(op: Operator, graph: Graph) -> Finding | None:
+    """Filters, biases and output shapes must be constant (edgetpu#25)."""
+    for position in table.CONSTANT_OPERANDS.get(op.name, ()):
+        tensor = graph.input(op, position)
+        if tensor is not None and not tensor.is_constant:
+            return _not_constant("weights, bias and other parameters")
+    return None
+
+
+def same_dilation(op: Operator, graph: Graph) -> Finding | None:
+    options = op.options
+    if getattr(options, "dilationWFactor", 1) != getattr(options, "dilationHFactor", 1):
+        return _limitation("Use the same dilation rate in x and y")
+    return None
+
+
+def no_dilation(op: Operator, graph: Graph) -> Finding | None:
+    options = op.options
+    if getattr(options, "dilationWFactor", 1) != 1 or getattr(options, "dilationHFactor", 1) != 1:
+        return _limitation(_needs_runtime("A dilated depthwise convolution", 13))
+    return None
+
+
+def default_weights_format(op: Operator, graph: Graph) -> Finding | None:
+    if getattr(op.options, "weightsFormat", 0) != 0:
+        return _limitation("Use the DEFAULT fully-connected weights format, not SHUFFLED4x16INT8")
+    return None
+
+
+def one_dimensional_output(op: Operator, graph: Graph) -> Finding | None:
+    """FullyConnected and Softmax need a 1-D output beyond leading 1s (edgetpu#27)."""
+    if len(_significant_dims(graph.output(op).shape)) > 1:
+        return Finding(TWO_D_OUTPUT, f"Flatten the input so {op.name} has a 1-D output")
+    return None
+
+
+def _axes(op: Operator, graph: Graph) -> tuple[list[int] | None, int]:
+    """The axes an op works along (normalised), and the rank they index; None if not constant."""
+    if op.name == "PACK":
+        rank = len(graph.output(op).shape)
+        return [getattr(op.options, "axis", 0) % max(rank, 1)], rank
+    position, data_position = (0, 1) if op.name == "SPLIT" else (1, 0)
+    source = graph.input(op, data_position)
+    rank = len(source.shape) if source is not None else 0
+    values = graph.values(position, op)
+    if values is None:
+        return None, rank
+    return [int(a) % max(rank, 1) for a in values.reshape(-1)], rank
+
+
+def no_batch_axis(op: Operator, graph: Graph) -> Finding | None:
+    axes, rank = _axes(op, graph)
+    if axes is None:
+        return _not_constant("axis")
+    if rank >= 2 and 0 in axes:
+        return _limitation(f"{op.name} cannot work along the batch dimension")
+    return None
+
+
+def reduce_xy_only(op: Operator, graph: Graph) -> Finding | None:
+    axes, rank = _axes(op, graph)
+    if axes is None:
+        return _not_constant("axis")
+    if not set(axes) <= {rank - 3, rank - 2}:
+        return _limitation(_needs_runtime("A MEAN over other axes than x and y", 13))
+    return None
+
+
+def channel_reduce_multiple_of_4(op: Operator, graph: Graph) -> Finding | None:
+    axes, rank = _axes(op, graph)
+    source = graph.input(op, 0)
+    if axes and source is not None and rank - 1 in axes and source.shape[-1] % 4:
+        return _limitation("A MEAN over channels needs a channel count that is a multiple of 4")
+    return None
+
+
+def _paddings(op: Operator, graph: Graph) -> np.ndarray | None:
+    values = graph.values(1, op)
+    return None if values is None else values.reshape(-1, 2)
+
+
+def no_batch_padding(op: Operator, graph: Graph) -> Finding | None:
+    paddings = _paddings(op, graph)
+    if paddings is None:
+        return _not_constant("paddings")
+    if len(paddings) >= 2 and paddings[0].any():
+        return _limitation("Do not pad the batch dimension")
+    return None
+
+
+def pad_xy_only(op: Operator, graph: Graph) -> Finding | None:
+    paddings = _paddings(op, graph)
+    if paddings is None:
+        return _not_constant("paddings")
+    rank = len(paddings)
+    padded = {axis for axis, row in enumerate(paddings) if row.any()}
+    if not padded <= {rank - 3, rank - 2}:
+        return _limitation(_needs_runtime("Padding other axes than x and y", 13))
+    return None
+
+
+def alpha_innermost_only(op: Operator, graph: Graph) -> Finding | None:
+    alpha = graph.input(op, 1)
+    if alpha is not None and any(d != 1 for d in alpha.shape[:-1]):
+        return _limitation("Share PReLU's alpha over height and width: PReLU(shared_axes=[1, 2])")
+    return None
+
+
+def batch_one_image(op: Operator, graph: Graph) -> Finding | None:
+    for tensor in (graph.input(op, 0), graph.output(op)):
+        if tensor is not None and (len(tensor.shape) != 4 or tensor.shape[0] != 1):
+            return _limitation(f"{op.name} needs [1, H, W, C] input and output")
+    return None
+
+
+def squeeze_leading_only(op: Operator, graph: Graph) -> Finding | None:
+    source = graph.input(op, 0)
+    if source is None:
+        return None
+    rank = len(source.shape)
+    dims = getattr(op.options, "squeezeDims", None)
+    squeezed = {int(d) % rank for d in dims} if dims is not None and len(dims) else {
+        axis for axis, d in enumerate(source.shape) if d == 1
+    }
+    leading = next((axis for axis, d in enumerate(source.shape) if d != 1), rank)
+    if any(axis > leading for axis in squeezed):
+        return _limitation(_needs_runtime("A SQUEEZE that needs a relayout", 13))
+    return None
+
+
+def unit_strides_no_masks(op: Operator, graph: Graph) -> Finding | None:
+    options = op.options
+    if getattr(options, "ellipsisMask", 0) or getattr(options, "newAxisMask", 0):
+        return _limitation("Slice without ellipsis or new-axis masks")
+    strides = graph.values(3, op)
+    if strides is None:
+        return _not_constant("strides")
+    if (strides != 1).any():
+        return _limitation("Slice with stride 1 only")
+    return None
+
+
+CHECKS: dict[str, Check] = {
+    "no_fused_activation": no_fused_activation,
+    "constant_input_is_zero_pad": constant_input_is_zero_pad,
+    "constant_params": constant_params,
+    "same_dilation": same_dilation,
+    "no_dilation": no_dilation,
+    "default_weights_format": default_weights_format,
+    "one_dimensional_output": one_dimensional_output,
+    "no_batch_axis": no_batch_axis,
+    "reduce_xy_only": reduce_xy_only,
+    "channel_reduce_multiple_of_4": channel_reduce_multiple_of_4,
+    "no_batch_padding": no_batch_padding,
+    "pad_xy_only": pad_xy_only,
+    "alpha_innermost_only": alpha_innermost_only,
+    "batch_one_image": batch_one_image,
+    "squeeze_leading_only": squeeze_leading_only,
+    "unit_strides_no_masks": unit_strides_no_masks,
+}
+"""Restriction checks by the names :data:`edgetpu_ops.SUPPORTED_OPS` uses."""
+
+
+def check_restrictions(op: Operator, graph: Graph) -> Finding | None:
+    rule = table.rule_for(op.name, graph.runtime)
+    for name in rule.checks if rule else ():
+        finding = CHECKS[name](op, graph)
+        if finding is not None:
+            return finding
+    return None
+
+
+# --- 5. size heuristics ----------------------------------------------------------------------
+
+
+def check_size(op: Operator, graph: Graph) -> Finding | None:
+    """Memory-driven rejections cannot be known from the file; flag what past logs rejected."""
+    for limit in table.SIZE_LIMITS:
+        if limit.op == op.name and _measure(op, graph, limit.measure) > limit.limit:
+            return _limitation(f"{FIX_SMALLER}: above ~{limit.limit:,} ({limit.source})")
+    return None
+
+
+def _measure(op: Operator, graph: Graph, measure: str) -> int:
+    source = graph.input(op, 0)
+    if measure == "output_elements":
+        return _elements(graph.output(op).shape)
+    if source is None:
+        return 0
+    if measure == "input_width":
+        return source.shape[-1] if source.shape else 0
+    return _elements(source.shape)
+
+
+RULES: tuple[Check, ...] = (
+    check_data_type,
+    check_op_type,
+    check_rank,
+    check_restrictions,
+    check_size,
+)
+"""Per-operator rules; the first that objects gives the status (order from Coral's logs [I])."""
+
+
+def classify(op: Operator, graph: Graph) -> Finding | None:
+    """Why ``op`` cannot be an Edge TPU candidate, or None when it can."""
+    return next((f for rule in RULES if (f := rule(op, graph)) is not None), None)
+
+
+# --- whole-compile failures ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CompileFailure:
+    """The compiler writes no model: its message, its log lines, and what would fix it."""
+
+    message: str
+    log: tuple[str, ...]
+    cause: str
+    fix: str
+    notes: tuple[str, ...] = ()
+
+
+def unparseable_op_version(graph: Graph) -> CompileFailure | None:
+    """Op versions newer than the compiler's TFLite build (edgetpu#34, #147, #384)."""
+    for op in graph.model.operators:
+        for limit in table.UNPARSEABLE_OP_VERSIONS:
+            if limit.applies(op.name, op.version, graph.compiler):
+                error = (
+                    f"ERROR: Didn't find op for builtin opcode '{op.name}' "
+                    f"version '{op.version}'"
+                )
+                return CompileFailure(
+                    message=f"{error}. Model could not be parsed",
+                    log=(error, "", "ERROR: Registration failed.", "",
+                         f"Invalid model: {_file(graph)}", "Model could not be parsed"),
+                    cause=f"compiler {graph.compiler.version} cannot parse {op.name} "
+                    f"version {op.version}",
+                    fix=f"Target a newer runtime_version, or convert so {op.name} gets an older "
+                    f"version ({limit.source})",
+                )
+    return None
+
+
+def not_quantized(graph: Graph) -> CompileFailure | None:
+    """Float and dynamic-range models are rejected (edgetpu#168, #238, #313)."""
+    if graph.quantized:
+        return None
+    notes = ()
+    if graph.compiler.key >= (16,):
+        notes = ("compiler 16 is also reported to compile such a model with 0 Edge TPU "
+                 "subgraphs, every operator on the CPU (edgetpu#438)",)
+    return CompileFailure(
+        message=f"Invalid model: {_file(graph)}: Model not quantized",
+        log=(f"Invalid model: {_file(graph)}", "Model not quantized"),
+        cause="the model is not quantized",
+        fix=FIX_QUANTIZE,
+        notes=notes,
+    )
+
+
+def unpreparable_op(graph: Graph) -> CompileFailure | None:
+    """The compiler loads the model into TFLite first: Flex ops and unknown custom ops
+    fail to prepare (edgetpu#479, #718)."""
+    for op in graph.model.operators:
+        if not op.is_custom or op.name in table.REGISTERED_CUSTOM_OPS:
+            continue
+        if op.name.startswith(table.FLEX_PREFIX):
+            error, fix = FLEX_NOT_SUPPORTED, (
+                "Convert without SELECT_TF_OPS: replace the layer that needs a TensorFlow op"
+            )
+        else:
+            error, fix = f"ERROR: Encountered unresolved custom op: {op.name}.", (
+                "Replace the custom operator with builtin ones"
+            )
+        node = f"ERROR: Node number {op.index} ({op.name}) failed to prepare."
+        return CompileFailure(
+            message=f"{error} {node} {INTERPRETER_FAILED}",
+            log=(error, node, "", INTERPRETER_FAILED),
+            cause=f"TFLite cannot prepare {op.name}",
+            fix=fix,
+        )
+    return None
+
+
+def dynamic_tensors(graph: Graph) -> CompileFailure | None:
+    """An output sized from a run-time value makes the graph dynamic (edgetpu#654, #829)."""
+    culprits = [
+        op for op in graph.model.operators
+        if any(
+            (t := graph.input(op, p)) is not None and not t.is_constant
+            for p in table.SHAPE_OPERANDS.get(op.name, ())
+        )
+    ]
+    if not culprits:
+        return None
+    named = ", ".join(f"{op.index} ({op.name})" for op in culprits[:5])
+    return CompileFailure(
+        message=f"{DYNAMIC_TENSORS} {INTERPRETER_FAILED}",
+        log=(DYNAMIC_TENSORS, INTERPRETER_FAILED),
+        cause="the graph has dynamic-sized tensors",
+        fix=FIX_BATCH_ONE,
+        notes=(f"operator(s) {named} size their output from a tensor computed at run time",),
+    )
+
+
+FAILURE_CHECKS: tuple[Callable[[Graph], CompileFailure | None], ...] = (
+    unparseable_op_version,
+    not_quantized,
+    unpreparable_op,
+    dynamic_tensors,
+)
+"""In the order the compiler meets them: parse, validate, prepare in TFLite, delegate."""
+
+
+def compile_failure(graph: Graph) -> CompileFailure | None:
+    return next((f for check in FAILURE_CHECKS if (f := check(graph)) is not None), None)
+
+
+def _file(graph: Graph) -> str:
+    return f"{graph.model.name}.tflite"
+
+
+# --- partition --------------------------------------------------------------------------------
+
+
+def _kept_regions(regions: list[Region], multiple: bool) -> list[Region]:
+    """The compiler keeps the first candidate region, not the largest (edgetpu#342);
+    with ``-a`` every one becomes a subgraph."""
+    candidates = [r for r in regions if r.supported]
+    return candidates if multiple else candidates[:1]
+
+
+def _leftover(op: Operator, breaker: Operator | None, graph: Graph) -> OpPlacement:
+    """A candidate outside the kept region (edgetpu#461: QUANTIZE gets the other text)."""
+    status = UNSPECIFIED_LIMITATION if op.name == "QUANTIZE" else MORE_THAN_ONE_SUBGRAPH
+    fix = "It runs on the CPU because the Edge TPU subgraph ended earlier"
+    if breaker is not None:
+        fix = (
+            f"It runs on the CPU because operator {breaker.index} ({breaker.name}) ends the "
+            "Edge TPU subgraph first: replace that operator or move it to the end of the graph"
+        )
+    if graph.compiler.multiple_subgraphs:
+        fix += ", or compile with -a (multiple_subgraphs=True)"
+    return OpPlacement(op.index, op.name, op.version, ON_CPU, status, fix)
+
+
+def _breaker(regions: list[Region], kept: list[Region], graph: Graph) -> Operator | None:
+    """The first operator of the non-candidate region right after the kept one."""
+    if not kept:
+        return None
+    after = regions[regions.index(kept[0]) + 1:]
+    first = next((r for r in after if not r.supported), None)
+    return graph.model.operators[first.ops[0]] if first else None
+
+
+def place(
+    graph: Graph, findings: Sequence[Finding | None], multiple: bool
+) -> tuple[list[OpPlacement], int]:
+    """Placements of every operator, and the number of Edge TPU subgraphs."""
+    operators = graph.model.operators
+    regions = partition(graph.model, [f is None for f in findings])
+    kept = _kept_regions(regions, multiple)
+    mapped = {i for region in kept for i in region.ops}
+    breaker = _breaker(regions, kept, graph)
+    placements = []
+    for op, finding in zip(operators, findings):
+        if op.index in mapped:
+            placements.append(OpPlacement(op.index, op.name, op.version, ON_TARGET, MAPPED))
+        elif finding is not None:
+            placements.append(
+                OpPlacement(op.index, op.name, op.version, ON_CPU, finding.status, finding.fix)
+            )
+        else:
+            placements.append(_leftover(op, breaker, graph))
+    return placements, len(kept)
+
+
+def _failed_placements(
+    graph: Graph, findings: Sequence[Finding | None], failure: CompileFailure
+) -> list[OpPlacement]:
+    """No model comes out: every operator runs on the CPU in the uncompiled model."""
+    placements = []
+    for op, finding in zip(graph.model.operators, findings):
+        reason = finding.status if finding else f"Not mapped: {failure.cause}"
+        fix = (finding.fix if finding else "") or failure.fix
+        placements.append(OpPlacement(op.index, op.name, op.version, ON_CPU, reason, fix))
+    return placements
+
+
+# --- the target ------------------------------------------------------------------------------
+
+
+def _settings(options: Mapping[str, Any]) -> tuple[int, bool, table.Compiler, tuple[str, ...]]:
+    runtime = options.get("runtime_version", table.DEFAULT_RUNTIME)
+    if isinstance(runtime, bool) or not isinstance(runtime, int) or not (
+        table.MIN_RUNTIME <= runtime <= table.MAX_RUNTIME
+    ):
+        raise TargetError(
+            f"runtime_version must be an Edge TPU runtime from {table.MIN_RUNTIME} to "
+            f"{table.MAX_RUNTIME}, not {runtime!r}",
+            hint="Runtime 14 goes with compiler 16 (the default); 13 with compiler 15",
+        )
+    multiple = options.get("multiple_subgraphs", False)
+    if not isinstance(multiple, bool):
+        raise TargetError(f"multiple_subgraphs must be True or False, not {multiple!r}")
+    compiler, flags = table.compiler_for(runtime)
+    if multiple and not compiler.multiple_subgraphs:
+        raise TargetError(
+            f"multiple_subgraphs (the -a flag) needs compiler 15.0 or newer; runtime {runtime} "
+            f"means compiler {compiler.version}",
+            hint="Target runtime_version=13 or newer",
+        )
+    return runtime, multiple, compiler, flags + (("-a",) if multiple else ())
+
+
+def analyze(model: TFLiteModel, options: Mapping[str, Any]) -> CompatibilityReport:
+    """Predict the ``edgetpu_compiler`` verdict for ``model``: per operator, the status the
+    compiler's log would print."""
+    runtime, multiple, compiler, flags = _settings(options)
+    graph = Graph(model, runtime, compiler)
+    findings = [classify(op, graph) for op in model.operators]
+    failure = compile_failure(graph)
+    if failure is None:
+        ops, subgraphs = place(graph, findings, multiple)
+    else:
+        ops, subgraphs = _failed_placements(graph, findings, failure), 0
+    using = f" with {' '.join(flags)}" if flags else ""
+    notes = [
+        f"placement predicted from Coral's published rules for compiler {compiler.version} / "
+        f"runtime {runtime}{using}; no compiler was run",
+        *(failure.notes if failure else ()),
+    ]
+    details: dict[str, Any] = {
+        "compiler_version": compiler.version,
+        "runtime_version": runtime,
+        "compiler_flags": list(flags),
+        "edgetpu_subgraphs": subgraphs,
+    }
+    if failure is not None:
+        details["compiler_errors"] = list(failure.log)
+    return CompatibilityReport(
+        target="edgetpu",
+        model=model.name,
+        mode=model.mode,
+        ops=ops,
+        static=True,
+        failure=failure.message if failure else None,
+        notes=tuple(notes),
+        details=details,
+        target_title="Edge TPU",
+    )
+
+
+def format_compiler_log(report: CompatibilityReport, *, show_operations: bool = True) -> str:
+    """What ``edgetpu_compiler [-s]`` would print for this report (sizes and timings left out)."""
+    version = str(report.details.get("compiler_version", "16.0.384591198"))
+    v16 = table.version_key(version) >= (16,)
+    lines = [f"Edge TPU Compiler version {version}"]
+    if v16:
+        lines.append("Started a compilation timeout timer of 180 seconds.")
+    if report.failure:
+        lines += report.details.get("compiler_errors", [report.failure])
+        return "\n".join(lines + _child_process_lines(v16, succeeded=False))
+    name = report.model
+    lines += [
+        "",
+        f"Input model: {name}.tflite",
+        f"Output model: {name}_edgetpu.tflite",
+        f"Number of Edge TPU subgraphs: {report.details.get('edgetpu_subgraphs', 0)}",
+        f"Total number of operations: {report.ops_total}",
+        f"Operation log: {name}_edgetpu.log",
+        "",
+    ]
+    if report.ops_on_target < report.ops_total:
+        lines += [
+            NOT_ALL_MAPPED,
+            f"Number of operations that will run on Edge TPU: {report.ops_on_target}",
+            f"Number of operations that will run on CPU: {report.ops_total - report.ops_on_target}",
+            "",
+        ]
+    if show_operations:
+        lines += [report.format_table(), ""]
+    else:
+        lines.append("See the operation log file for individual operation details.")
+    return "\n".join(lines + _child_process_lines(v16, succeeded=True))
+
+
+def _child_process_lines(v16: bool, *, succeeded: bool) -> list[str]:
+    if not v16:
+        return []
+    return [
+        "Compilation child process completed within timeout period.",
+        "Compilation succeeded!" if succeeded else "Compilation failed!",
+    ]
+
+
+EDGETPU = Target(
+    name="edgetpu",
+    title="Edge TPU",
+    description="Coral Edge TPU: the operators edgetpu_compiler maps, predicted from Coral's "
+    "published rules (compiler 16 / runtime 14 unless runtime_version says otherwise)",
+    analyze=analyze,
+    accepts=("int8",),
+    options={"runtime_version": table.DEFAULT_RUNTIME, "multiple_subgraphs": False},
+)

@@ -1,0 +1,313 @@
+"""What the Coral Edge TPU compiler accepts, as data: releases, operators, version quirks, limits.
+
+The compiler is closed source; these rows come from Coral's published tables
+(coral.ai/docs/edgetpu/models-intro, "Supported operations"), google-coral/edgetpu's
+CHANGES.md and its issues (cited as ``edgetpu#N``). The rule engine in
+:mod:`pytest_tflite.targets.edgetpu` reads only this module, so a new compiler
+release, runtime or operator is a change of the tables below.
+
+Confidence of each row, as in Coral's own material: ``C`` confirmed by a document or a
+posted log, ``P`` partly confirmed, ``I`` inferred from observed behaviour, ``U``
+unconfirmed (runtime column remembered from the Coral table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+# --- compiler releases and runtimes ---------------------------------------------------
+
+MIN_RUNTIME = 10
+MAX_RUNTIME = 14
+DEFAULT_RUNTIME = 14
+
+SIGNED_INT8_MIN_RUNTIME = 12
+"""int8 tensors (TF2 full-integer models) need runtime 12, i.e. compiler 2.0; with
+``-m 10/11`` every int8 operator got the data-type status (edgetpu#222) [I]."""
+
+ACTIVATION_DTYPES = ("uint8", "int8")
+CONSTANT_DTYPES = ("uint8", "int8", "int32")
+"""Weights are 8-bit, biases and shape/axis parameters int32."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Compiler:
+    """One ``edgetpu_compiler`` release and the runtime its models need by default."""
+
+    version: str
+    runtime: int
+    multiple_subgraphs: bool = False
+    """Has ``-a`` / ``--enable_multiple_subgraphs`` (15.0 and later)."""
+    min_runtime_flag: bool = False
+    """Takes ``-m N`` for any runtime from 10 up to its own (16.0, per LibrEdgeTPU)."""
+    child_process: bool = False
+    """Prints the timeout-timer and child-process lines (16.0)."""
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        return version_key(self.version)
+
+
+COMPILERS = (
+    Compiler("1.0.249710469", 10),  # runtime 10 is assumed [P]
+    Compiler("2.0.267685300", 12),  # [C] CHANGES.md
+    Compiler("15.0.340273435", 13, multiple_subgraphs=True),  # [P] edgetpu#254, #464
+    Compiler(
+        "16.0.384591198", 14, multiple_subgraphs=True, min_runtime_flag=True, child_process=True
+    ),  # [C] libcoral CHANGES.md, edgetpu#439
+)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def compiler_for(runtime: int) -> tuple[Compiler, tuple[str, ...]]:
+    """The release that targets ``runtime`` by default, else compiler 16 with ``-m runtime``.
+
+    Returns the compiler and the command-line flags that select the runtime.
+    """
+    defaults = [c for c in COMPILERS if c.runtime == runtime]
+    if defaults:
+        return max(defaults, key=lambda c: c.key), ()
+    newest = max(COMPILERS, key=lambda c: c.key)
+    return newest, (f"-m {runtime}",)
+
+
+# --- supported operators ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class OpRule:
+    """One row of Coral's supported-operations table, for a range of runtimes.
+
+    ``checks`` name the restrictions the engine tests (functions in
+    ``edgetpu.CHECKS``); a violation leaves the operator on the CPU.
+    """
+
+    op: str
+    """TFLite ``BuiltinOperator`` name, as the compiler log prints it."""
+    coral_name: str
+    min_runtime: int = MIN_RUNTIME
+    max_runtime: int = MAX_RUNTIME
+    checks: tuple[str, ...] = ()
+    confidence: str = "U"
+    """Of the runtime column; restriction wording is cited per check in the engine."""
+
+    def covers(self, runtime: int) -> bool:
+        return self.min_runtime <= runtime <= self.max_runtime
+
+
+_NO_ACT = "no_fused_activation"
+
+SUPPORTED_OPS: tuple[OpRule, ...] = (
+    OpRule("ADD", "Add"),
+    OpRule("AVERAGE_POOL_2D", "AveragePool2d", checks=(_NO_ACT,)),
+    OpRule("CONCATENATION", "Concatenation", checks=(_NO_ACT, "constant_input_is_zero_pad")),
+    OpRule("CONV_2D", "Conv2d", checks=("constant_params", "same_dilation")),
+    OpRule("DEPTHWISE_CONV_2D", "DepthwiseConv2d", max_runtime=12,
+           checks=("constant_params", "no_dilation")),
+    OpRule("DEPTHWISE_CONV_2D", "DepthwiseConv2d", min_runtime=13,
+           checks=("constant_params", "same_dilation")),
+    OpRule("EXPAND_DIMS", "ExpandDims", min_runtime=13, confidence="C"),
+    OpRule("FULLY_CONNECTED", "FullyConnected",
+           checks=("constant_params", "default_weights_format", "one_dimensional_output")),
+    OpRule("L2_NORMALIZATION", "L2Normalization"),
+    OpRule("LOGISTIC", "Logistic"),
+    # Which LSTM opcode the compiler takes is unconfirmed; Keras exports the unidirectional one.
+    OpRule("LSTM", "LSTM", min_runtime=14, confidence="C"),
+    OpRule("UNIDIRECTIONAL_SEQUENCE_LSTM", "LSTM", min_runtime=14, confidence="C"),
+    OpRule("MAXIMUM", "Maximum"),
+    OpRule("MAX_POOL_2D", "MaxPool2d", checks=(_NO_ACT,)),
+    OpRule("MEAN", "Mean", max_runtime=12, checks=("reduce_xy_only",)),
+    OpRule("MEAN", "Mean", min_runtime=13,
+           checks=("no_batch_axis", "channel_reduce_multiple_of_4")),
+    OpRule("MINIMUM", "Minimum"),
+    OpRule("MUL", "Mul"),
+    OpRule("PACK", "Pack", min_runtime=13, checks=("no_batch_axis",), confidence="C"),
+    OpRule("PAD", "Pad", max_runtime=12, checks=("pad_xy_only",)),
+    OpRule("PAD", "Pad", min_runtime=13, checks=("no_batch_padding",)),
+    OpRule("PRELU", "PReLU", min_runtime=13, checks=("alpha_innermost_only",)),
+    OpRule("QUANTIZE", "Quantize", min_runtime=13, confidence="C"),
+    OpRule("REDUCE_MAX", "ReduceMax", min_runtime=14, checks=("no_batch_axis",)),
+    OpRule("REDUCE_MIN", "ReduceMin", min_runtime=14, checks=("no_batch_axis",)),
+    OpRule("RELU", "ReLU"),
+    OpRule("RELU6", "ReLU6"),
+    OpRule("RELU_N1_TO_1", "ReLUN1To1"),
+    OpRule("RESHAPE", "Reshape"),
+    OpRule("RESIZE_BILINEAR", "ResizeBilinear", checks=("batch_one_image",)),
+    OpRule("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighbor", checks=("batch_one_image",),
+           confidence="C"),
+    OpRule("RSQRT", "Rsqrt", min_runtime=14),
+    OpRule("SLICE", "Slice"),
+    OpRule("SOFTMAX", "Softmax", checks=("one_dimensional_output",)),
+    OpRule("SPACE_TO_DEPTH", "SpaceToDepth"),
+    OpRule("SPLIT", "Split", checks=("no_batch_axis",)),
+    OpRule("SQUEEZE", "Squeeze", max_runtime=12, checks=("squeeze_leading_only",)),
+    OpRule("SQUEEZE", "Squeeze", min_runtime=13),
+    OpRule("STRIDED_SLICE", "StridedSlice", checks=("unit_strides_no_masks",)),
+    OpRule("SUB", "Sub"),
+    OpRule("SUM", "Sum", min_runtime=13, checks=("no_batch_axis",), confidence="C"),
+    OpRule("SQUARED_DIFFERENCE", "Squared-difference", min_runtime=14),
+    OpRule("TANH", "Tanh"),
+    OpRule("TRANSPOSE", "Transpose", min_runtime=14, confidence="C"),  # edgetpu#193, #242
+    OpRule("TRANSPOSE_CONV", "TransposeConv", min_runtime=13, checks=("constant_params",),
+           confidence="C"),
+)
+
+CONSTANT_OPERANDS: dict[str, tuple[int, ...]] = {
+    "CONV_2D": (1, 2),
+    "DEPTHWISE_CONV_2D": (1, 2),
+    "FULLY_CONNECTED": (1, 2),
+    "TRANSPOSE_CONV": (0, 1, 3),
+    "PRELU": (1,),
+}
+"""Operand positions that must be compile-time constants (filter, bias, output shape, alpha)."""
+
+
+def rule_for(op: str, runtime: int) -> OpRule | None:
+    """The table row that applies to ``op`` at ``runtime``, or None when it is unsupported."""
+    return next((r for r in SUPPORTED_OPS if r.op == op and r.covers(runtime)), None)
+
+
+def first_runtime(op: str) -> int | None:
+    """The oldest runtime that supports ``op`` at all."""
+    runtimes = [r.min_runtime for r in SUPPORTED_OPS if r.op == op]
+    return min(runtimes) if runtimes else None
+
+
+# --- operator versions ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionLimit:
+    """``op`` at ``version`` or newer fails on compilers up to ``last_compiler``."""
+
+    op: str
+    version: int
+    last_compiler: str
+    source: str
+
+    def applies(self, op: str, version: int, compiler: Compiler) -> bool:
+        return op == self.op and version >= self.version and compiler.key <= version_key(
+            self.last_compiler
+        )
+
+
+UNPARSEABLE_OP_VERSIONS = (
+    VersionLimit("RELU", 2, "2.0.267685300", "edgetpu#34"),
+    VersionLimit("RESIZE_NEAREST_NEIGHBOR", 3, "2.1.302470888", "edgetpu#152"),
+    VersionLimit("TRANSPOSE_CONV", 3, "2.1.302470888", "edgetpu#147"),
+    VersionLimit("RSQRT", 2, "15.0.340273435", "edgetpu#384"),
+    VersionLimit("DEPTH_TO_SPACE", 2, "15.0.340273435", "edgetpu#386"),
+)
+"""Newer than the TFLite build inside the compiler: the model is not parsed at all [C]
+(older compilers are assumed to fail too [I])."""
+
+UNSUPPORTED_OP_VERSIONS = (
+    # half_pixel_centers / align_corners make version 3 (edgetpu#187, #206, #396, #420)
+    VersionLimit("RESIZE_BILINEAR", 3, "15.0.340273435", "edgetpu#187"),
+    VersionLimit("RESIZE_NEAREST_NEIGHBOR", 3, "15.0.340273435", "edgetpu#206"),
+)
+"""Parsed, but left on the CPU with "Operation version not supported" [C]."""
+
+
+# --- custom operators ------------------------------------------------------------------
+
+FLEX_PREFIX = "Flex"
+REGISTERED_CUSTOM_OPS = ("TFLite_Detection_PostProcess",)
+"""Custom ops the compiler's interpreter can prepare (they stay on the CPU); any other
+custom op fails to resolve [I]."""
+
+
+# --- operators whose output shape depends on run-time values --------------------------
+
+SHAPE_OPERANDS: dict[str, tuple[int, ...]] = {
+    "RESHAPE": (1,),
+    "FILL": (0,),
+    "BROADCAST_TO": (1,),
+    "TILE": (1,),
+    "SLICE": (1, 2),
+    "STRIDED_SLICE": (1, 2, 3),
+    "PAD": (1,),
+    "PADV2": (1,),
+    "MIRROR_PAD": (1,),
+    "RESIZE_BILINEAR": (1,),
+    "RESIZE_NEAREST_NEIGHBOR": (1,),
+    "TRANSPOSE": (1,),
+    "TRANSPOSE_CONV": (0,),
+    "EXPAND_DIMS": (1,),
+    "MEAN": (1,),
+    "SUM": (1,),
+    "REDUCE_MAX": (1,),
+    "REDUCE_MIN": (1,),
+    "REDUCE_PROD": (1,),
+    "SPLIT": (0,),
+    "SPLIT_V": (1, 2),
+    "RANGE": (0, 1, 2),
+    "SPACE_TO_BATCH_ND": (1, 2),
+    "BATCH_TO_SPACE_ND": (1, 2),
+}
+"""Operand positions a TFLite kernel reads to size its output. When such an operand is
+computed at run time (a ``None`` batch carried through SHAPE -> STRIDED_SLICE -> PACK, as
+a Keras Reshape or Conv2DTranspose emits), TFLite marks the output dynamic and the
+compiler's delegate refuses the graph (edgetpu#654, #829; tensorflow#57905) [I]."""
+
+
+# --- size heuristics ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeLimit:
+    """Above ``limit`` (in ``measure`` units) the operator is predicted not to map [I]."""
+
+    op: str
+    measure: str
+    """``input_elements``, ``output_elements`` or ``input_width`` (innermost input dim)."""
+    limit: int
+    source: str
+
+
+SIZE_LIMITS = (
+    SizeLimit("SOFTMAX", "input_elements", 16_000, "Coral table"),  # [C]
+    # 1x256x128x3 rejected, 1x64x128x3 mapped
+    SizeLimit("MEAN", "input_elements", 65_536, "edgetpu#461"),
+    SizeLimit("CONCATENATION", "output_elements", 800_000, "edgetpu#309"),  # 60x152x90 rejected
+    # 14400 wide rejected; 8192x8192 compiled (streamed) per LibrEdgeTPU
+    SizeLimit("FULLY_CONNECTED", "input_width", 8_192, "edgetpu#663"),
+    SizeLimit("UNIDIRECTIONAL_SEQUENCE_LSTM", "input_width", 900, "edgetpu#598"),
+    SizeLimit("LSTM", "input_width", 900, "edgetpu#598"),
+)
+
+# No limit on a single activation tensor: Coral's MobileNet SSD v2 (300x300) maps its
+# 150x150x96 (2.16 MB) maps; YOLOv5s failing at 352 px (edgetpu#512) is about the whole
+# model's memory, which the file alone does not tell.
+
+
+# --- fixes for operators Coral does not support ------------------------------------------
+
+_ACTIVATION_FIX = (
+    "Replace this activation with ReLU, ReLU6 or PReLU: Coral does not plan to support it "
+    "(edgetpu#272, #508)"
+)
+
+REPLACEMENTS: dict[str, str] = {
+    "LEAKY_RELU": _ACTIVATION_FIX,
+    "HARD_SWISH": _ACTIVATION_FIX,
+    "ELU": _ACTIVATION_FIX,
+    "DEPTH_TO_SPACE": "DepthToSpace is not supported and not planned (edgetpu#386); "
+    "let it run on the CPU at the end of the graph",
+    "SPACE_TO_BATCH_ND": "A dilated convolution became SPACE_TO_BATCH_ND/BATCH_TO_SPACE_ND; "
+    "convert with a TensorFlow version that keeps the dilation in CONV_2D (tensorflow#52290)",
+    "BATCH_TO_SPACE_ND": "A dilated convolution became SPACE_TO_BATCH_ND/BATCH_TO_SPACE_ND; "
+    "convert with a TensorFlow version that keeps the dilation in CONV_2D (tensorflow#52290)",
+    "BIDIRECTIONAL_SEQUENCE_LSTM": "Only unidirectional LSTM maps (runtime 14); use a "
+    "unidirectional LSTM",
+}
+
+CONFIRMED_UNSUPPORTED = (
+    "LEAKY_RELU", "HARD_SWISH", "GATHER", "GATHER_ND", "FLOOR_MOD", "DEQUANTIZE",
+    "DEPTH_TO_SPACE", "REVERSE_V2", "ELU", "CUSTOM", "BIDIRECTIONAL_SEQUENCE_LSTM",
+)
+"""Seen unsupported in logs or stated by maintainers [C] (edgetpu#272, #386, #464, #508,
+#659, #714): none may appear in :data:`SUPPORTED_OPS`."""
