@@ -2,13 +2,15 @@
 
 Exit status: 0 on success (for ``check``: the model is compatible), 1 when ``check``
 finds operators off the target, 2 for input that cannot be read or a bad target (with
-the reason on stderr).
+the reason on stderr). When the reader of the output goes away early (``| head``), the
+command stops quietly with status 1, as Python itself does on a broken pipe.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +20,8 @@ from .model import Tensor, TFLiteModel
 
 EXIT_OFF_TARGET = 1
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 1
+"""What Python exits with on EPIPE."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +57,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the try, not at exit
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def _discard_stdout() -> None:
+    """Point stdout at devnull, so Python's own flush at exit does not fail again
+    (the recipe in the ``signal`` module's documentation, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured)
+        pass
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         model = TFLiteModel.from_file(args.model)

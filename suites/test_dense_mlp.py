@@ -1,9 +1,11 @@
-"""The dense 128/32/10 classifier under every quantization mode, run in LiteRT on the CPU."""
+"""The dense 128/32/10 classifier under every quantization mode and target."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from pytest_tflite import assert_compatible
 
 # Size of each mode relative to float32: float16 halves the weights, int8 quarters them.
 SIZE_RATIO = {
@@ -14,6 +16,10 @@ SIZE_RATIO = {
     "full_int8": (0.22, 0.30),
     "int16x8": (0.22, 0.30),
 }
+# Share of operators each target must take where not all of them can: the int8 mode's
+# float QUANTIZE/DEQUANTIZE ends stay on the Edge TPU host CPU, and the GPU delegate has
+# no kernel for dynamic-range (hybrid) FULLY_CONNECTED.
+MIN_ON_TARGET = {("int8", "edgetpu"): 4 / 6, ("dynamic_int8", "gpu"): 1 / 4}
 MIN_ACCURACY = 0.93
 MAX_ACCURACY_DROP = 0.02
 
@@ -44,3 +50,8 @@ def test_edge_tpu_form_is_integer_only(tflite_model):
     float_tensors = [t.name for t in tflite_model.tensors if t.dtype.startswith("float")]
     assert not float_tensors, f"float tensors left in the integer-only model: {float_tensors}"
     assert [t.dtype for t in tflite_model.inputs + tflite_model.outputs] == ["int8", "int8"]
+
+
+def test_runs_on_target(tflite_model, tflite_mode, tflite_target):
+    share = MIN_ON_TARGET.get((tflite_mode.name, tflite_target.name), 1.0)
+    assert_compatible(tflite_model, tflite_target, min_on_target=share)

@@ -240,3 +240,16 @@ def test_check_unreadable_model_exits_2(capsys, tmp_path):
     status, out, err = _check(capsys, bad)
     assert status == EXIT_BAD_INPUT
     assert "not a TensorFlow Lite model" in err and str(bad) in err
+
+
+def test_closed_pipe_ends_quietly(tiny_tflite_file):
+    """``check MODEL | head``: when the reader has gone, the command stops without a
+    BrokenPipeError traceback."""
+    command = [sys.executable, "-m", "pytest_tflite", "check", str(tiny_tflite_file)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()  # gone before the report is written: every write hits EPIPE
+        stderr = proc.stderr.read().decode()
+        status = proc.wait(timeout=120)
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr
+    assert status == 1

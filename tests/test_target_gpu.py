@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from pytest_tflite import TFLiteModel
 from pytest_tflite.errors import TargetError
 from pytest_tflite.targets.gpu import GPU, gpu_api_available
 from pytest_tflite.targets.report import COMPATIBLE, ON_CPU, ON_TARGET
@@ -293,8 +294,8 @@ def test_comparison_needs_a_cast_to_float_after_it(build, convert, tf, tf_keras)
 
 
 @pytest.fixture(scope="module")
-def split_model(build, convert, tf, tf_keras):
-    """Dense, then TOPK_V2, then three Dense layers: two GPU partitions of 1 and 3 ops."""
+def split_keras(build, tf, tf_keras):
+    """Dense, then TOPK_V2, then three Dense layers."""
     layers = tf_keras.layers
 
     def body(x):
@@ -304,7 +305,13 @@ def split_model(build, convert, tf, tf_keras):
             y = layers.Dense(units)(y)
         return y
 
-    return convert(build([(16,)], body, "split"))
+    return build([(16,)], body, "split")
+
+
+@pytest.fixture(scope="module")
+def split_model(split_keras, convert):
+    """Two GPU partitions of 1 and 3 ops."""
+    return convert(split_keras)
 
 
 def test_only_the_largest_partition_is_delegated(split_model):
@@ -327,6 +334,101 @@ def test_more_partitions_take_the_smaller_side_too(split_model):
     assert report.ops[0].runs_on == ON_TARGET
     assert report.details["delegated_partitions"] == 2
     assert one(report, "TOPK_V2").runs_on == ON_CPU
+
+
+# --- float16 and sparse weights ------------------------------------------------------
+
+
+def weights_just_before_readers(model: TFLiteModel) -> TFLiteModel:
+    """The same graph with each DEQUANTIZE / DENSIFY moved just before its first reader.
+
+    The converter here lists weight preparation first; MediaPipe's models interleave it,
+    so their first operator is a PAD of the input. That order is the one where the
+    float16 DEQUANTIZE nodes cut the partitioner's preview in two.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    ops = model.operators
+    producer = {t: op.index for op in ops for t in op.outputs}
+    prepares = {op.index for op in ops if op.name in ("DEQUANTIZE", "DENSIFY")}
+    order: list[int] = []
+
+    def place(i: int) -> None:
+        if i in order:
+            return
+        for t in ops[i].inputs:
+            if producer.get(t) in prepares:
+                place(producer[t])
+        order.append(i)
+
+    for op in ops:
+        if op.index not in prepares:
+            place(op.index)
+    assert len(order) == len(ops)
+    raw = flatbuffer_utils.convert_bytearray_to_object(bytearray(model.content))
+    raw.subgraphs[0].operators = [raw.subgraphs[0].operators[i] for i in order]
+    content = bytes(flatbuffer_utils.convert_object_to_bytearray(raw))
+    return TFLiteModel(content, name=model.name, mode=model.mode)
+
+
+def test_float16_model_starting_with_a_pad_is_one_partition(build, convert, tf_keras):
+    """FP16GraphPartitionHelper's "Full Delegation": all but the float16 DEQUANTIZE nodes
+    are supported, so the delegate takes the whole plan, not the largest partition."""
+    layers = tf_keras.layers
+
+    def body(x):
+        y = layers.Conv2D(4, 3, activation="relu")(layers.ZeroPadding2D(2)(x))
+        return layers.Conv2D(4, 3)(y)
+
+    model = weights_just_before_readers(convert(build([(8, 8, 3)], body, "pad_first"), "float16"))
+    assert model.operators[0].name == "PAD"
+    report = NEVER.check(model)
+    assert report.details["partition_sizes"] == [1, 2], report.render()
+    assert report.compatible, report.render()
+    assert report.details["delegated_partition_sizes"] == [report.ops_total]
+    assert any("whole model" in note for note in report.notes)
+
+
+def test_partial_delegation_leaves_float16_dequantize_on_the_cpu(split_keras, convert):
+    """"Partial Delegation": the largest partitions only, and no float16 DEQUANTIZE."""
+    report = NEVER.with_options(max_delegated_partitions=2).check(
+        convert(split_keras, "float16")
+    )
+    dequant = [p for p in report.ops if p.op == "DEQUANTIZE"]
+    assert dequant, report.render()
+    assert all(p.runs_on == ON_CPU for p in dequant), report.render()
+    assert all("only partly delegated" in p.reason for p in dequant)
+    assert one(report, "TOPK_V2").runs_on == ON_CPU
+    fully_connected = [p for p in report.ops if p.op == "FULLY_CONNECTED"]
+    assert all(p.runs_on == ON_TARGET for p in fully_connected), report.render()
+
+
+def test_sparse_float16_weights_are_densified_for_the_gpu(build, tf, tf_keras):
+    """DENSIFY of constant sparse weights has a parser (no kernel): ``MergeDensify`` folds
+    it, and the DEQUANTIZE after it, into the convolution's weights."""
+    layers = tf_keras.layers
+    sparse_conv = layers.Conv2D(16, 1)
+    model = build(
+        [(8, 8, 16)],
+        lambda x: layers.Conv2D(4, 3)(sparse_conv(layers.ZeroPadding2D(2)(x))),
+        "sparse",
+    )
+    weights, bias = sparse_conv.get_weights()
+    weights[..., ::2, :] = 0.0
+    weights[..., 1::4, :] = 0.0  # 75% zeros: the converter stores the tensor sparse
+    sparse_conv.set_weights([weights, bias])
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT, tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    converter.target_spec.supported_types = [tf.float16]
+    tflite = weights_just_before_readers(TFLiteModel(converter.convert(), name="sparse"))
+
+    report = NEVER.check(tflite)
+    densify = one(report, "DENSIFY")
+    assert densify.runs_on == ON_TARGET
+    assert "convolution's weights" in densify.reason
+    assert len(report.details["partition_sizes"]) == 2, report.render()
+    assert report.compatible, report.render()
+    assert report.details["delegated_partition_sizes"] == [report.ops_total]
 
 
 # --- options and run-time confirmation ------------------------------------------------

@@ -11,8 +11,14 @@ delegate's source instead (tensorflow/tensorflow):
   partitions.
 * ``tensorflow/lite/delegates/utils.cc``, ``GraphPartitionHelper::GetFirstNLargestPartitions``
   (largest first) and ``FP16GraphPartitionHelper``: DEQUANTIZE nodes of constant float16
-  weights are left out while partitioning, then join the first delegated partition when
-  every node that reads their output is in it.
+  weights are left out while partitioning, and their readers are checked as if they read
+  the float16 constants. ``GetNodesOfFirstNLargestPartitionsImpl`` then has two cases: when
+  every other node is supported, the delegate takes the whole execution plan, DEQUANTIZE
+  nodes included ("Full Delegation"), however the preview split it; otherwise it takes the
+  largest partitions and leaves every float16 DEQUANTIZE on the CPU ("Partial Delegation").
+* ``DensifyOperationParser`` in model_builder.cc and the ``MergeDensify`` transformation:
+  DENSIFY of a constant sparse tensor is supported (version 1, no runtime input); it has no
+  GPU kernel, its dense result is merged into the weights of the convolution that reads it.
 * ``tensorflow/lite/delegates/gpu/delegate_options.cc``, ``TfLiteGpuDelegateOptionsV2Default``:
   ``max_delegated_partitions`` = 1 and ``TFLITE_GPU_EXPERIMENTAL_FLAGS_ENABLE_QUANT``, so
   quantized (int8) models are allowed by default. Precision: Android's
@@ -37,7 +43,15 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TargetError
-from .gpu_ops import LISTED_WITHOUT_KERNEL, OPS, QUANTIZED, OpSig, Spec, tensor_rules
+from .gpu_ops import (
+    LISTED_WITHOUT_KERNEL,
+    MEDIAPIPE_CUSTOM_OPS,
+    OPS,
+    QUANTIZED,
+    OpSig,
+    Spec,
+    tensor_rules,
+)
 from .partition import Region, partition
 from .registry import Target
 from .report import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
@@ -96,16 +110,13 @@ def analyze(model: TFLiteModel, options: Mapping[str, Any]) -> CompatibilityRepo
     graph = _Graph(model)
     fp16_dequant = _fp16_dequantize_ops(model)
     findings = [_judge(graph.signature(op, fp16_dequant), settings) for op in operators]
-    dequant_ops = {i for i, _ in fp16_dequant.values()}
+    dequant_ops = frozenset(i for i, _ in fp16_dequant.values())
     flags = [f is None and op.index not in dequant_ops for op, f in zip(operators, findings)]
     regions = partition(model, flags)
-    kept = _largest(regions, settings.max_partitions)
-    delegated = {i for region in kept for i in region.ops}
-    dequant_on_gpu = _dequant_joining(kept, fp16_dequant, graph)
-    placements = [
-        _place(op, findings[op.index], delegated, dequant_on_gpu, dequant_ops, kept, settings)
-        for op in operators
-    ]
+    plan = _delegation(flags, dequant_ops, regions, settings.max_partitions)
+    weights = _weight_ops(model, graph, dequant_ops)
+    placements = [_place(op, findings[op.index], plan, weights, settings) for op in operators]
+    kept = plan.kept
     supported = [r for r in regions if r.supported]
     details: dict[str, Any] = {
         "precision": settings.precision,
@@ -117,7 +128,7 @@ def analyze(model: TFLiteModel, options: Mapping[str, Any]) -> CompatibilityRepo
         "delegated_partition_sizes": [len(r) for r in kept],
         "confirm": settings.confirm,
     }
-    notes = _model_notes(model, settings, supported, kept)
+    notes = _model_notes(model, settings, supported, plan)
     report_static = True
     if operators:
         probe_notes, report_static = _confirmation(model, settings, placements, details)
@@ -251,6 +262,13 @@ def _judge(sig: OpSig, settings: Settings) -> Finding | None:
 
 def _no_kernel(sig: OpSig) -> Finding:
     fix = _UNSUPPORTED_FIXES.get(sig.name, _GENERIC_UNSUPPORTED_FIX.format(op=sig.name))
+    if sig.op.is_custom and sig.name in MEDIAPIPE_CUSTOM_OPS:
+        return Finding(
+            f"custom operator {sig.name} has no kernel in the stock GPU delegate (MediaPipe's "
+            "own GPU inference links one; the stock delegate's custom-operator parser "
+            "rejects it)",
+            _MEDIAPIPE_FIX,
+        )
     if sig.op.is_custom:
         return Finding(f"custom operator {sig.name} has no GPU delegate kernel", fix)
     if sig.name in LISTED_WITHOUT_KERNEL:
@@ -308,6 +326,11 @@ def _tensor_fix(sig: OpSig, reason: str) -> str:
 
 _INT16_FIX = "int16x8 models cannot use the GPU delegate; convert with float16 or full_int8"
 _GENERIC_CHECK_FIX = "Change the layer's options or operand shapes as the reason says"
+_MEDIAPIPE_FIX = (
+    "Run the model with MediaPipe's GPU inference, which has kernels for MediaPipe's custom "
+    "operators; with the stock TFLite GPU delegate they run on the CPU and split the GPU "
+    "partition"
+)
 _GENERIC_UNSUPPORTED_FIX = (
     "Replace the layer that produces {op} with operators the GPU delegate has, or move it "
     "to the start or end of the model so the rest forms one GPU partition"
@@ -352,6 +375,37 @@ _CHECK_FIXES = {
 # --- partitions -----------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class _Delegation:
+    """The nodes ``GetNodesOfFirstNLargestPartitions`` hands the delegate."""
+
+    kept: tuple[Region, ...]
+    """The delegated partitions, largest first."""
+    nodes: frozenset[int]
+    whole_model: bool
+    """Every node but the float16 DEQUANTIZE ones is supported, so the delegate took all."""
+    fp16_dequant: frozenset[int]
+
+
+def _delegation(
+    flags: Sequence[bool], fp16_dequant: frozenset[int], regions: Sequence[Region], n: int
+) -> _Delegation:
+    """``FP16GraphPartitionHelper::GetNodesOfFirstNLargestPartitionsImpl``.
+
+    "Full Delegation" when ``num_supported_nodes() + constant_dequant_nodes_.size() ==
+    num_total_nodes()``: the whole execution plan, so the float16 DEQUANTIZE nodes cannot
+    cut the graph into partitions. Otherwise the ``n`` largest partitions, without any
+    float16 DEQUANTIZE.
+    """
+    total = len(flags)
+    if total and sum(flags) + len(fp16_dequant) == total:
+        everything = tuple(range(total))
+        return _Delegation((Region(True, everything),), frozenset(everything), True, fp16_dequant)
+    kept = tuple(_largest(regions, n))
+    nodes = frozenset(i for region in kept for i in region.ops)
+    return _Delegation(kept, nodes, False, fp16_dequant)
+
+
 def _largest(regions: Sequence[Region], n: int) -> list[Region]:
     """``GetFirstNLargestPartitions``: the n largest supported partitions, largest first.
 
@@ -362,47 +416,72 @@ def _largest(regions: Sequence[Region], n: int) -> list[Region]:
     return sorted(supported, key=len, reverse=True)[:n]
 
 
-def _dequant_joining(
-    kept: Sequence[Region], fp16_dequant: Mapping[int, tuple[int, int]], graph: _Graph
-) -> set[int]:
-    """Float16-weight DEQUANTIZE nodes whose every reader is in the first kept partition."""
-    if not kept:
-        return set()
-    first = set(kept[0].ops)
-    joining = set()
-    for out, (op_index, _) in fp16_dequant.items():
-        readers = [op.index for op in graph.consumers(out)]
-        if readers and all(i in first for i in readers):
-            joining.add(op_index)
-    return joining
+def _weight_ops(model: TFLiteModel, graph: _Graph, fp16_dequant: frozenset[int]) -> dict[int, str]:
+    """Operators that only prepare constant weights, with what the delegate does with them.
+
+    float16 DEQUANTIZE nodes are skipped by ``BuildModel`` (their readers take the float16
+    constant); DENSIFY of a constant sparse tensor, and a DEQUANTIZE of its result, become
+    a constant that ``MergeDensify`` folds into a CONV_2D / DEPTHWISE_CONV_2D.
+    """
+    reasons = {i: _FP16_ON_GPU for i in fp16_dequant}
+    for op in model.operators:
+        if op.name != "DENSIFY" or not op.inputs or op.inputs[0] < 0:
+            continue
+        if not model.tensors[op.inputs[0]].is_constant:
+            continue
+        chain = [op]
+        readers = list(graph.consumers(op.outputs[0]))
+        if len(readers) == 1 and readers[0].name == "DEQUANTIZE":
+            chain.append(readers[0])
+            readers = list(graph.consumers(readers[0].outputs[0]))
+        merged = bool(readers) and all(r.name in _DENSIFY_MERGED_INTO for r in readers)
+        for member in chain:
+            reasons[member.index] = _densify_reason(member.name, merged)
+    return reasons
+
+
+_DENSIFY_MERGED_INTO = ("CONV_2D", "DEPTHWISE_CONV_2D")
+_FP16_ON_GPU = (
+    "float16 weights: the delegate takes the whole model, this DEQUANTIZE included, and "
+    "reads the float16 constant itself when it builds the GPU graph"
+)
+_FP16_ON_CPU = (
+    "float16 weights: the model is only partly delegated, so the delegate leaves every "
+    "float16 DEQUANTIZE on the CPU (the delegated operators read the float16 constant "
+    "directly)"
+)
+
+
+def _densify_reason(op_name: str, merged: bool) -> str:
+    if op_name == "DENSIFY":
+        what = "sparse constant weights: no GPU kernel runs; the delegate densifies them once"
+    else:
+        what = "float16 weights from DENSIFY: no GPU kernel runs; the delegate converts them once"
+    if merged:
+        return f"{what}, when it builds the GPU graph, into the convolution's weights"
+    return (
+        f"{what}, when it builds the GPU graph; it merges such weights only into CONV_2D "
+        "and DEPTHWISE_CONV_2D (MergeDensify), and this one feeds another operator"
+    )
 
 
 def _place(
     op: Operator,
     finding: Finding | None,
-    delegated: set[int],
-    dequant_on_gpu: set[int],
-    dequant_ops: set[int],
-    kept: Sequence[Region],
+    plan: _Delegation,
+    weights: Mapping[int, str],
     settings: Settings,
 ) -> OpPlacement:
     def placement(runs_on: str, reason: str, fix: str = "") -> OpPlacement:
         return OpPlacement(op.index, op.name, op.version, runs_on, reason, fix)
 
-    if op.index in dequant_ops:
-        if op.index in dequant_on_gpu:
-            return placement(ON_TARGET, "float16 weights: dequantized inside the GPU partition")
-        return placement(
-            ON_CPU,
-            "float16 weights: this DEQUANTIZE stays on the CPU because an operator reading "
-            "its output is outside the first GPU partition",
-            _PARTITION_FIX,
-        )
+    if op.index in plan.fp16_dequant and op.index not in plan.nodes:
+        return placement(ON_CPU, _FP16_ON_CPU, _PARTITION_FIX)
     if finding is not None:
         return placement(ON_CPU, finding.reason, finding.fix)
-    if op.index in delegated:
-        return placement(ON_TARGET, "runs on the GPU")
-    largest = len(kept[0]) if kept else 0
+    if op.index in plan.nodes:
+        return placement(ON_TARGET, weights.get(op.index, "runs on the GPU"))
+    largest = len(plan.kept[0]) if plan.kept else 0
     return placement(
         ON_CPU,
         f"supported, but outside the GPU partition: the delegate takes only the "
@@ -428,7 +507,7 @@ def _plural(n: int, noun: str) -> str:
 
 
 def _model_notes(
-    model: TFLiteModel, settings: Settings, supported: Sequence[Region], kept: Sequence[Region]
+    model: TFLiteModel, settings: Settings, supported: Sequence[Region], plan: _Delegation
 ) -> list[str]:
     notes = []
     if settings.precision == "float16":
@@ -443,13 +522,7 @@ def _model_notes(
             "quantized model: the GPU delegate (quantized models allowed by default) "
             "dequantizes the int8 tensors and computes in floating point"
         )
-    dropped = len(supported) - len(kept)
-    if dropped > 0:
-        sizes = ", ".join(str(len(r)) for r in supported)
-        notes.append(
-            f"{_plural(len(supported), 'GPU-capable partition')} (sizes {sizes}); the delegate "
-            f"takes the largest {len(kept)}, the other {dropped} run on the CPU"
-        )
+    notes.extend(_partition_notes(supported, plan))
     if _unknown_inner_dims(model.inputs):
         notes.append(
             "an input has unknown dimensions besides the batch: the delegate is planned for "
@@ -460,6 +533,25 @@ def _model_notes(
             f"the model has {model.subgraph_count} subgraphs; only the main subgraph is placed here"
         )
     return notes
+
+
+def _partition_notes(supported: Sequence[Region], plan: _Delegation) -> list[str]:
+    sizes = ", ".join(str(len(r)) for r in supported)
+    if plan.whole_model:
+        if len(supported) < 2:
+            return []
+        return [
+            f"the partitioner sees {len(supported)} GPU-capable partitions (sizes {sizes}) "
+            "between the float16 DEQUANTIZE nodes, but every other operator is supported, so "
+            "the delegate takes the whole model as one partition"
+        ]
+    dropped = len(supported) - len(plan.kept)
+    if dropped <= 0:
+        return []
+    return [
+        f"{_plural(len(supported), 'GPU-capable partition')} (sizes {sizes}); the delegate "
+        f"takes the largest {len(plan.kept)}, the other {dropped} run on the CPU"
+    ]
 
 
 def _has_quantized_activations(model: TFLiteModel) -> bool:

@@ -667,6 +667,17 @@ LISTED_WITHOUT_KERNEL = frozenset(
 )
 """In gpu_compatibility.cc's list, but with no parser in model_builder.cc."""
 
+MEDIAPIPE_CUSTOM_OPS = frozenset(
+    {
+        "Landmarks2TransformMatrix", "Landmarks2TransformMatrixV2", "TransformLandmarks",
+        "TransformTensor", "TransformTensorBilinear",
+    }
+)
+"""MediaPipe's custom operators. The stock delegate sends every custom operator not in
+:data:`OPS` to ``NewCustomOperationParser``, whose default (``default/custom_parsers.cc``)
+answers "unimplemented"; MediaPipe's builds link the variant in
+``delegates/gpu/common/mediapipe/``, which has parsers for exactly these."""
+
 
 def allowed_types(sig: OpSig, quantized: bool) -> tuple[frozenset[str], frozenset[str]]:
     """The runtime tensor types ``GetOpsToReplace`` lets in and out of this operator."""

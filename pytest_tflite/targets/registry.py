@@ -136,7 +136,7 @@ def assert_compatible(
             f"does not fit the {report.target_title}: " + "; ".join(problems),
             source=model.name,
             mode=model.mode,
-            hint=" ".join(report.fixes()) or None,
+            hint=". ".join(fix.rstrip(". ") for fix in report.fixes()) or None,
             detail=_offenders(report),
         )
     return report
