@@ -332,3 +332,15 @@ def test_predicted_inputs_run_on_zeros_even_with_a_dynamic_batch(tf, tf_keras, s
     report = check(converted, "cpu")
     assert report.details["runs"] is True
     assert np.isfinite(converted.predict(np.zeros((2, 3), np.float32))).all()
+
+
+def test_a_registered_variant_reports_under_its_own_name(tiny_tflite):
+    variant = get_target("edgetpu").with_options(name="edgetpu13", runtime_version=13)
+    try:
+        register_target(variant)
+        report = check(tiny_tflite("full_int8"), "edgetpu13")
+        assert report.target == "edgetpu13"
+        assert report.details["runtime_version"] == 13
+        assert report.target_title == "Edge TPU"
+    finally:
+        _REGISTRY.pop("edgetpu13", None)

@@ -40,8 +40,12 @@ class Target:
         object.__setattr__(self, "accepts", tuple(self.accepts))
 
     def check(self, model: TFLiteModel) -> CompatibilityReport:
-        """Where each operator of ``model`` runs on this target."""
-        return self.analyze(model, self.options)
+        """Where each operator of ``model`` runs on this target (a variant registered
+        under its own name reports under that name)."""
+        report = self.analyze(model, self.options)
+        if report.target != self.name:
+            report = dataclasses.replace(report, target=self.name)
+        return report
 
     def with_options(self, *, name: str | None = None, **options: Any) -> Target:
         """A copy with some options changed (unknown options are an error)."""
