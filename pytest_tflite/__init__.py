@@ -38,6 +38,7 @@ _EXPORTS = {
     "ConversionError": "errors",
     "ModelFormatError": "errors",
     "RuntimeFailure": "errors",
+    "TrainingUnavailable": "errors",
     "TargetError": "errors",
     "CompatibilityFailure": "errors",
 }

@@ -11,9 +11,9 @@ import io
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cache import ConversionCache, cache_key
 from .datasets import DATA_FORMS, Sample, digest, take_samples
@@ -22,6 +22,10 @@ from .model import TFLiteModel
 from .modes import CALIBRATION_SAMPLES, Mode, get_mode
 from .sources import Source, as_source
 from .tf_loader import tensorflow
+
+if TYPE_CHECKING:
+    from .training import Training
+
 
 class Converter:
     """Converts sources under modes, remembering results in memory and on disk."""
@@ -40,25 +44,38 @@ class Converter:
         representative_data: Any = None,
         calibration_samples: int = CALIBRATION_SAMPLES,
         name: str | None = None,
+        training_data: Any = None,
+        compile_config: Mapping[str, Any] | None = None,
     ) -> TFLiteModel:
-        """Convert ``source`` under ``mode``; a .tflite source is returned as it is."""
+        """Convert ``source`` under ``mode``; a .tflite source is returned as it is.
+
+        A training-time mode first fine-tunes a clone of the model on ``training_data``
+        (``(x, y)`` or a ``tf.data.Dataset``), compiled with ``compile_config`` (``loss``,
+        ``metrics``, ``optimizer``; default: the model's own), and calibrates, when its
+        post-training mode needs it, on the training inputs unless ``representative_data``
+        is given."""
         src = as_source(source, name)
         mode = get_mode(mode)
         if src.kind == "tflite_file":
             return TFLiteModel.from_file(src.obj, name=src.name)
         if src.is_tflite:
             return TFLiteModel(src.tflite_bytes(), name=src.name)
+        training = _training(src, mode, training_data, compile_config)
+        if training is not None and representative_data is None:
+            x = training.data.x
+            representative_data = x[0] if len(x) == 1 else x
         samples = self._calibration(src, mode, representative_data, calibration_samples)
-        key = cache_key(
-            {
-                "source": src.fingerprint(),
-                "mode": mode.cache_key(),
-                "calibration": digest(samples) if samples is not None else None,
-            }
-        )
+        parts = {
+            "source": src.fingerprint(),
+            "mode": mode.cache_key(),
+            "calibration": digest(samples) if samples is not None else None,
+        }
+        if training is not None:
+            parts["training"] = training.cache_key()
+        key = cache_key(parts)
         memo_key = (key, src.name)
         if memo_key not in self._memo:
-            self._memo[memo_key] = self._cached_or_converted(src, mode, samples, key)
+            self._memo[memo_key] = self._cached_or_converted(src, mode, samples, key, training)
         else:
             self.stats["memory"] += 1
         return self._memo[memo_key]
@@ -89,7 +106,7 @@ class Converter:
         return self._drawn[key][1]
 
     def _cached_or_converted(
-        self, src: Source, mode: Mode, samples: list[Sample] | None, key: str
+        self, src: Source, mode: Mode, samples: list[Sample] | None, key: str, training: Training | None
     ) -> TFLiteModel:
         model = self._from_cache(src, mode, key)
         if model is not None:
@@ -98,7 +115,13 @@ class Converter:
             model = self._from_cache(src, mode, key)
             if model is not None:
                 return model
-            content = run_converter(src, mode, samples)
+            converted = src
+            if training is not None:
+                from .training import fine_tuned_source
+
+                converted = fine_tuned_source(src, mode, training)
+                self.stats["fine_tuned"] += 1
+            content = run_converter(converted, mode, samples)
             model = _converted_model(src, mode, content)
             self.cache.store(key, content)
             self.stats["converted"] += 1
@@ -117,6 +140,17 @@ class Converter:
         return model
 
 
+def _training(
+    src: Source, mode: Mode, data: Any, compile_config: Mapping[str, Any] | None
+) -> Training | None:
+    """The checked training data and compile settings of a training-time mode."""
+    if not mode.needs_training_data:
+        return None
+    from .training import prepare
+
+    return prepare(src, mode.name, data, compile_config)
+
+
 def _converted_model(src: Source, mode: Mode, content: bytes) -> TFLiteModel:
     """The model object for converted bytes, knowing its source's input order."""
     input_names = [spec.name for spec in src.input_specs()]
@@ -131,6 +165,8 @@ def convert(
     calibration_samples: int = CALIBRATION_SAMPLES,
     name: str | None = None,
     cache_dir: str | Path | None = None,
+    training_data: Any = None,
+    compile_config: Mapping[str, Any] | None = None,
 ) -> TFLiteModel:
     """Convert one source under one mode (see :class:`Converter` to reuse conversions)."""
     return Converter(cache_dir).convert(
@@ -139,6 +175,8 @@ def convert(
         representative_data=representative_data,
         calibration_samples=calibration_samples,
         name=name,
+        training_data=training_data,
+        compile_config=compile_config,
     )
 
 

@@ -189,3 +189,98 @@ def _numpy_dtype(name: str) -> np.dtype:
         return np.dtype(name)
     except TypeError:
         return np.dtype(np.float32)
+
+
+TRAINING_FORMS = (
+    "a tuple (x, y) of features and labels (x an array, a list of arrays in the model's "
+    "input order or a dict of input name to array) or a tf.data.Dataset of (x, y) pairs, "
+    "batched or not"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSet:
+    """Features (an array per model input, samples first) and their labels."""
+
+    x: list[np.ndarray]
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def digest(self) -> str:
+        return digest([[*self.x, self.y]])
+
+
+def take_training_set(
+    data: Any, specs: Sequence[InputSpec], *, source: str | None = None, mode: str | None = None
+) -> TrainingSet:
+    """All of ``data`` as arrays, checked against ``specs``, with one label per sample."""
+    where = _Where(source, mode, "training data")
+    pairs = list(_training_pairs(data, where))
+    batches = [_training_batch(x, y, specs, where) for x, y in pairs]
+    if not batches or not sum(len(y) for _, y in batches):
+        raise where.error("the training data is empty", f"Give at least one sample ({TRAINING_FORMS})")
+    x = [np.concatenate([b[0][i] for b in batches]) for i in range(len(specs))]
+    y = np.concatenate([b[1] for b in batches])
+    for array, spec in zip(x, specs):
+        _check_training_array(array, spec, where)
+    if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
+        raise where.error("the training labels hold NaN or infinite values", "Clean the labels")
+    return TrainingSet(x=x, y=y)
+
+
+def _check_training_array(array: np.ndarray, spec: InputSpec, where: _Where) -> None:
+    if any(e is not None and e != a for e, a in zip(spec.shape[1:], array.shape[1:])):
+        raise where.error(
+            f"the training data has samples of shape {tuple(array.shape[1:])} but input "
+            f"{spec.name!r} expects {_shape_text(spec.shape)}",
+            "Reshape the data to the model's input shape, or check that it is the "
+            "dataset meant for this model",
+        )
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        raise where.error("the training data holds NaN or infinite values", "Clean or normalise the data")
+
+
+def _training_pairs(data: Any, where: _Where) -> Iterator[tuple[Any, Any]]:
+    if data is None:
+        raise where.error("no training data was given", f"Pass {TRAINING_FORMS}")
+    if hasattr(data, "as_numpy_iterator"):
+        elements: Iterable[Any] = data.as_numpy_iterator()
+    elif isinstance(data, tuple):
+        elements = [data]
+    else:
+        raise where.error(
+            f"the training data is a {type(data).__name__}, not features with labels",
+            f"Pass {TRAINING_FORMS}",
+        )
+    for element in elements:
+        if not (isinstance(element, tuple) and len(element) == 2):
+            raise where.error(
+                "the training data has no labels: each element must be a pair (x, y)",
+                f"Pass {TRAINING_FORMS}",
+            )
+        yield element
+
+
+def _training_batch(
+    x: Any, y: Any, specs: Sequence[InputSpec], where: _Where
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """One (x, y) pair as arrays with a batch axis; an unbatched pair becomes a batch of 1."""
+    first = x[specs[0].name] if isinstance(x, dict) and specs[0].name in x else x
+    if isinstance(first, (list, tuple)) and len(specs) > 1:
+        first = first[0]
+    unbatched = np.asarray(first).ndim == len(specs[0].shape) - 1
+    arrays = _as_inputs(x, specs, where)
+    labels = np.asarray(y)
+    if unbatched:
+        labels = labels[np.newaxis, ...]
+    counts = {len(a) for a in arrays}
+    if labels.ndim == 0 or counts != {len(labels)}:
+        shown = "no" if labels.ndim == 0 else len(labels)
+        raise where.error(
+            f"the training data has {', '.join(map(str, sorted(counts)))} sample(s) but "
+            f"{shown} label(s)",
+            "Give one label per sample: x and y must have the same length",
+        )
+    return arrays, labels

@@ -77,3 +77,7 @@ class TargetError(TFLiteError):
 
 class CompatibilityFailure(TFLiteError, AssertionError):
     """A model does not run on a target the way a test requires."""
+
+
+class TrainingUnavailable(ModeError):
+    """A training-time mode cannot run here: no training data, or a model it cannot fine-tune."""

@@ -26,6 +26,10 @@ ACTIVATIONS = ("float32", "int8", "int16")
 Configure = Callable[[Any, Any, Mapping[str, Any]], None]
 """``configure(converter, tf, options)``: set the converter's fields for this mode."""
 
+FineTune = Callable[[Any, Any, Mapping[str, Any]], Any]
+"""``fine_tune(model, fit, options)``: wrap a tf-keras model, train it with ``fit`` (a
+:class:`pytest_tflite.training.Fit`) and return the model to convert."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Mode:
@@ -39,9 +43,17 @@ class Mode:
     activations: str = "float32"
     """What the model computes in: ``float32``, ``int8`` or ``int16``. Targets use it to
     skip combinations that can never hold (a float model on the Edge TPU)."""
+    fine_tune: FineTune | None = dataclasses.field(default=None, repr=False, compare=False)
+    """Set for a training-time mode: the model is fine-tuned on a clone before conversion."""
+
+    @property
+    def needs_training_data(self) -> bool:
+        return self.fine_tune is not None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        if "then" in self.options:
+            self._follow(self.options["then"])
         if self.activations not in ACTIVATIONS:
             raise ModeError(
                 f"activations must be one of {', '.join(ACTIVATIONS)}, not {self.activations!r}",
@@ -60,14 +72,34 @@ class Mode:
             )
         return dataclasses.replace(self, options={**self.options, **options})
 
+    def _follow(self, then: Any) -> None:
+        """A mode with a ``then`` option converts like that post-training mode, so it
+        computes in the same type and needs the same calibration data."""
+        follows = _REGISTRY.get(then) if isinstance(then, str) else None
+        if follows is None or follows.fine_tune is not None:
+            post_training = [m.name for m in _REGISTRY.values() if m.fine_tune is None]
+            raise ModeError(
+                f"then={then!r} is not a post-training mode",
+                mode=self.name,
+                hint=f"Use one of: {', '.join(post_training)}",
+            )
+        object.__setattr__(self, "activations", follows.activations)
+        object.__setattr__(self, "needs_representative_data", follows.needs_representative_data)
+
     def cache_key(self) -> dict[str, Any]:
         """What about this mode shapes the converted bytes (used in cache keys): its name,
-        options, and the code of ``configure``, so redefining a mode converts again."""
-        return {
+        options, and the code of ``configure`` (and ``fine_tune``), so redefining a mode
+        converts again."""
+        key = {
             "name": self.name,
             "options": {k: repr(v) for k, v in sorted(self.options.items())},
             "configure": _code_digest(self.configure),
         }
+        if self.fine_tune is not None:
+            key["fine_tune"] = _code_digest(self.fine_tune)
+        if "then" in self.options:
+            key["then"] = get_mode(self.options["then"]).cache_key()
+        return key
 
     def __str__(self) -> str:
         return self.name
@@ -196,3 +228,56 @@ INT16X8 = register_mode(
         activations="int16",
     )
 )
+
+
+def _then(converter: Any, tf: Any, options: Mapping[str, Any]) -> None:
+    """Convert a fine-tuned model like the post-training mode named by ``then``."""
+    follows = get_mode(options["then"])
+    follows.configure(converter, tf, follows.options)
+
+
+def _qat_int8(converter: Any, tf: Any, options: Mapping[str, Any]) -> None:
+    """The quantize-aware model carries its own ranges; the converter still asks for
+    representative data (the training inputs serve unless other data is given)."""
+    _full_int8(converter, tf, options)
+
+
+def _register_training_modes() -> None:
+    from . import training
+
+    common = training.FIT_DEFAULTS
+    qat = {"io_dtype": "int8", **common}
+    prune = {"sparsity": training.SPARSITY, **common}
+    cluster = {"clusters": training.CLUSTERS, "centroids": training.CENTROIDS, **common}
+    for name, description, fine_tune, options in [
+        ("qat_int8", "quantization-aware fine-tune, then integer-only int8",
+         training.quantize_aware, qat),
+        ("pruned", "magnitude pruning to a sparsity, then a post-training mode",
+         training.prune, {**prune, "then": "float32"}),
+        ("clustered", "weight clustering to N centroids, then a post-training mode",
+         training.cluster, {**cluster, "then": "float32"}),
+        ("pruned_clustered", "pruning, then sparsity-preserving clustering",
+         training.prune_and_cluster, {**prune, **cluster, "then": "float32"}),
+        ("pruned_qat_int8", "pruning, then sparsity-preserving QAT (PQAT), integer-only int8",
+         training.prune_and_quantize_aware, {**prune, **qat}),
+        ("clustered_qat_int8", "clustering, then cluster-preserving QAT (CQAT), integer-only int8",
+         training.cluster_and_quantize_aware, {**cluster, **qat}),
+        ("pruned_clustered_qat_int8", "pruning, sparsity-preserving clustering, then "
+         "sparsity- and cluster-preserving QAT (PCQAT), integer-only int8",
+         training.prune_cluster_and_quantize_aware, {**prune, **cluster, **qat}),
+    ]:
+        integer = "then" not in options
+        register_mode(
+            Mode(
+                name,
+                description,
+                _qat_int8 if integer else _then,
+                needs_representative_data=integer,
+                options=options,
+                activations="int8" if integer else "float32",
+                fine_tune=fine_tune,
+            )
+        )
+
+
+_register_training_modes()

@@ -110,6 +110,20 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_dir=_cache_dir(config),
         calibration_samples=_calibration_samples(config),
     )
+    if config.getoption("verbose") > 0:
+        config.add_cleanup(_echo_fine_tune_progress(config))
+
+
+def _echo_fine_tune_progress(config: pytest.Config) -> Callable[[], None]:
+    """A line per fine-tune epoch on the terminal (verbose runs only)."""
+    from .training import echo_progress
+
+    def write(line: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"tflite: {line}")
+
+    return echo_progress(write)
 
 
 def _cache_dir(config: pytest.Config) -> Path | None:
@@ -341,8 +355,11 @@ def tflite_convert(tflite_session: TFLiteSession, tflite_mode: Mode) -> Callable
         representative_data: Any = None,
         calibration_samples: int | None = None,
         name: str | None = None,
+        training_data: Any = None,
+        compile_config: Any = None,
     ) -> TFLiteModel:
-        return tflite_session.converter.convert(
+        return _convert_or_skip(
+            tflite_session.converter,
             source,
             tflite_mode,
             representative_data=representative_data,
@@ -352,6 +369,8 @@ def tflite_convert(tflite_session: TFLiteSession, tflite_mode: Mode) -> Callable
                 else calibration_samples
             ),
             name=name,
+            training_data=training_data,
+            compile_config=compile_config,
         )
 
     return convert
@@ -376,7 +395,33 @@ def tflite_representative_data() -> Any:
 
 @pytest.fixture
 def tflite_model(
-    tflite_convert: Callable[..., TFLiteModel], tflite_source: Any, tflite_representative_data: Any
+    tflite_convert: Callable[..., TFLiteModel],
+    tflite_source: Any,
+    tflite_representative_data: Any,
+    tflite_training_data: Any,
 ) -> TFLiteModel:
     """``tflite_source`` converted under the current mode: a :class:`pytest_tflite.TFLiteModel`."""
-    return tflite_convert(tflite_source, representative_data=tflite_representative_data)
+    return tflite_convert(
+        tflite_source,
+        representative_data=tflite_representative_data,
+        training_data=tflite_training_data,
+    )
+
+
+@pytest.fixture
+def tflite_training_data() -> Any:
+    """Training data for the training-time modes (``qat_int8``, ``pruned``, ``clustered``,
+    ...): ``(x, y)`` or a ``tf.data.Dataset`` of pairs. Override it in your conftest.py
+    (default: none, and those modes are skipped)."""
+    return None
+
+
+def _convert_or_skip(converter: Any, source: Any, mode: Mode, **kwargs: Any) -> TFLiteModel:
+    """Convert; a training-time mode that cannot run (no training data, or a model it
+    cannot fine-tune) skips the test with the library's reason instead of failing it."""
+    from .errors import TrainingUnavailable
+
+    try:
+        return converter.convert(source, mode, **kwargs)
+    except TrainingUnavailable as exc:
+        pytest.skip(str(exc).split("\n\n")[0])

@@ -26,3 +26,10 @@ def tflite_source(dense_mlp):
 @pytest.fixture
 def tflite_representative_data(digits):
     return digits[0]
+
+
+@pytest.fixture
+def tflite_training_data(digits):
+    """The training split: the training-time modes fine-tune the classifier on it."""
+    x_train, y_train, _, _ = digits
+    return x_train, y_train

@@ -1,0 +1,439 @@
+"""Training-time modes: real fine-tunes of small tf-keras models, converted and run in LiteRT."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from pytest_tflite import Converter, DatasetError, ModeError, TrainingUnavailable, convert, get_mode
+from pytest_tflite.modes import mode_names
+
+TRAINING_MODES = [m for m in mode_names() if get_mode(m).needs_training_data]
+SAMPLES = 256
+SPARSITY = 0.6
+CLUSTERS = 8
+
+
+def quick(name, **options):
+    """The mode with a one-epoch fine-tune (enough to test the mechanics in seconds), with
+    settings the checks below can see: 60% sparsity, 8 clusters."""
+    mode = get_mode(name)
+    preset = {"sparsity": SPARSITY, "clusters": CLUSTERS}
+    chosen = {k: v for k, v in preset.items() if k in mode.options}
+    return mode.with_options(**{"epochs": 1, **chosen, **options})
+
+
+def learnable_data(seed: int, count: int = SAMPLES):
+    """Inputs shaped like the tiny models', whose label is the quarter that is brighter."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, count)
+    x = 0.5 * rng.random((count, 4, 16), dtype=np.float32)
+    x[np.arange(count), y] += 0.5
+    return x.reshape(count, 8, 8), y
+
+
+def classifier(keras, name="trainable", compiled=True):
+    # Named layers: the converted tensors are named after them, and generated names
+    # (dense_7) depend on how many models the process built before.
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8), name="x"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(4, name="logits"),
+        ],
+        name=name,
+    )
+    if compiled:
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-2),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+    return model
+
+
+@pytest.fixture(scope="module")
+def training_data():
+    return learnable_data(0)
+
+
+@pytest.fixture(scope="module")
+def trained(tf_keras, training_data):
+    model = classifier(tf_keras)
+    model.fit(*training_data, epochs=3, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def untouched(trained):
+    """The trained model's weights before any fine-tune, to show they are never changed."""
+    return [w.copy() for w in trained.get_weights()]
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory, trained, training_data):
+    """``tuned(mode, **options)``: the trained model fine-tuned and converted, once per run:
+    pytest-xdist workers share the cache folder, whose lock lets one of them fine-tune."""
+    root = tmp_path_factory.getbasetemp()
+    converter = Converter((root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "tuned")
+
+    def run(name, **options):
+        return converter.convert(trained, quick(name, **options), training_data=training_data)
+
+    return run
+
+
+def kernels(model):
+    """The 2-D constant tensors (fully connected weights), read through the interpreter."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model.content)
+    return [
+        interpreter.get_tensor(t.index)
+        for t in model.tensors
+        if t.is_constant and len(t.shape) == 2
+    ]
+
+
+# --- each mode -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", TRAINING_MODES)
+def test_every_training_mode_converts_and_runs(tuned, name, test_inputs, training_data, trained, untouched):
+    model = tuned(name)
+    assert all(np.array_equal(a, b) for a, b in zip(untouched, trained.get_weights()))
+    mode = get_mode(name)
+    assert model.mode == name
+    outputs = model.predict(test_inputs)
+    assert outputs.shape == (len(test_inputs), 4)
+    assert np.all(np.isfinite(outputs))
+    expected_io = "int8" if mode.activations == "int8" else "float32"
+    assert [t.dtype for t in model.inputs] == [expected_io]
+    x, y = training_data
+    assert np.mean(model.predict(x).argmax(1) == y) > 0.5  # it still classifies
+
+
+def test_pruned_weights_reach_the_sparsity_and_only_the_gzipped_size_shrinks(tuned, shared_converter, trained):
+    pruned = tuned("pruned")
+    for kernel in kernels(pruned):
+        assert np.mean(kernel == 0) >= SPARSITY - 1 / kernel.size
+    reference = shared_converter.convert(trained, "float32")
+    assert pruned.size_bytes >= 0.95 * reference.size_bytes
+    assert pruned.gzip_size_bytes < 0.8 * reference.gzip_size_bytes
+
+
+def test_pruning_survives_quantization_aware_training(tuned):
+    for kernel in kernels(tuned("pruned_qat_int8")):
+        assert kernel.dtype == np.int8
+        assert np.mean(kernel == 0) >= SPARSITY - 1 / kernel.size
+
+
+@pytest.mark.parametrize("name", ["clustered", "clustered_qat_int8", "pruned_clustered"])
+def test_clustered_kernels_hold_at_most_n_values(tuned, name):
+    for kernel in kernels(tuned(name)):
+        assert len(np.unique(kernel)) <= CLUSTERS + ("pruned" in name)  # + the pruned zeros
+
+
+def test_the_users_model_is_never_changed(trained, untouched, training_data):
+    from pytest_tflite.training import echo_progress
+
+    lines = []
+    stop = echo_progress(lines.append)  # how the plugin shows epochs in verbose mode
+    try:
+        converter = Converter()
+        converter.convert(trained, quick("clustered", epochs=2, seed=2), training_data=training_data)
+    finally:
+        stop()
+    assert converter.stats["fine_tuned"] == 1
+    assert [line.split(": epoch ")[1][:3] for line in lines] == ["1/2", "2/2"]
+    assert all(np.array_equal(a, b) for a, b in zip(untouched, trained.get_weights()))
+    modules = {type(layer).__module__ for layer in trained.layers}
+    assert not [m for m in modules if "model_optimization" in m]
+    assert type(trained.optimizer).__name__ == "Adam"
+
+
+# --- determinism and the cache -------------------------------------------------------
+
+
+def test_two_fine_tunes_with_the_same_seed_give_the_same_bytes(tuned, trained, training_data, caplog):
+    first = tuned("pruned")  # perhaps fine-tuned by the other xdist worker
+    caplog.set_level(logging.INFO, logger="pytest_tflite.training")
+    again = Converter().convert(trained, quick("pruned"), training_data=training_data)
+    assert all(np.array_equal(a, b) for a, b in zip(kernels(again), kernels(first)))
+    assert again.content == first.content
+    # Each epoch is logged, for pytest to show in verbose mode.
+    lines = [r.getMessage() for r in caplog.records if r.name == "pytest_tflite.training"]
+    assert len(lines) == 1
+    assert lines[0].startswith("model 'trainable', mode 'pruned', prune: epoch 1/1: loss ")
+
+
+def test_fine_tunes_are_cached_by_everything_that_shapes_them(tmp_path, trained, training_data, tf):
+    mode = quick("pruned")
+    converter = Converter(tmp_path)
+    converter.convert(trained, mode, training_data=training_data)
+    assert converter.stats["fine_tuned"] == 1
+    # The same data as a batched tf.data.Dataset is the same training set: reused in memory.
+    dataset = tf.data.Dataset.from_tensor_slices(training_data).batch(7)
+    converter.convert(trained, mode, training_data=dataset)
+    assert (converter.stats["fine_tuned"], converter.stats["memory"]) == (1, 1)
+
+    again = Converter(tmp_path)
+    again.convert(trained, mode, training_data=training_data)
+    assert (again.stats["fine_tuned"], again.stats["disk"]) == (0, 1)
+
+    again.convert(trained, mode.with_options(epochs=2), training_data=training_data)
+    assert again.stats["fine_tuned"] == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seed": 1},
+        {"compile_config": {"optimizer": "sgd"}},
+        {"compile_config": {"loss": "mse"}},
+        {"data": slice(0, 128)},
+    ],
+    ids=["seed", "optimizer", "loss", "data"],
+)
+def test_the_fine_tune_key_changes_with_what_shapes_it(trained, training_data, change):
+    from pytest_tflite.sources import as_source
+    from pytest_tflite.training import prepare
+
+    def key(mode, data=slice(None), compile_config=None):
+        x, y = training_data
+        training = prepare(as_source(trained), mode.name, (x[data], y[data]), compile_config)
+        return (mode.cache_key(), training.cache_key())
+
+    mode = quick("pruned")
+    if "seed" in change:
+        assert key(mode.with_options(**change)) != key(mode)
+    else:
+        assert key(mode, **change) != key(mode)
+
+
+# --- Keras 3 sources ----------------------------------------------------------------
+
+
+def test_a_keras3_model_is_rebuilt_in_tf_keras_with_the_same_outputs(keras3, test_inputs):
+    from pytest_tflite.rebuild import as_tf_keras
+
+    keras3.utils.set_random_seed(0)
+    a, b = keras3.Input((8,), name="a"), keras3.Input((8, 8, 1), name="b")
+    conv = keras3.layers.GlobalAveragePooling2D()(keras3.layers.Conv2D(4, 3, activation="relu")(b))
+    dense = keras3.layers.BatchNormalization()(keras3.layers.Dense(8, activation="relu")(a))
+    out = keras3.layers.Dense(3)(keras3.layers.Dropout(0.1)(keras3.layers.Concatenate()([dense, conv])))
+    model = keras3.Model([a, b], out, name="two_inputs")
+    rebuilt = as_tf_keras(model, source="two_inputs", mode="pruned")
+    assert type(rebuilt).__module__.startswith("tf_keras.")
+    feed = [test_inputs[:, 0, :], test_inputs[..., np.newaxis]]
+    expected = np.asarray(model(feed, training=False))
+    assert np.allclose(rebuilt(feed, training=False).numpy(), expected, atol=1e-5)
+
+
+def test_a_keras3_model_fine_tunes_with_a_keras3_loss(keras3, training_data, test_inputs):
+    model = classifier(keras3, name="k3", compiled=False)
+    loss = keras3.losses.SparseCategoricalCrossentropy(from_logits=True)
+    converted = convert(model, quick("clustered"), training_data=training_data,
+                        compile_config={"loss": loss})
+    assert converted.predict(test_inputs).shape == (len(test_inputs), 4)
+    assert all(len(np.unique(k)) <= CLUSTERS for k in kernels(converted))
+
+
+def test_a_keras3_model_that_cannot_be_rebuilt_says_how_to_run_these_modes(keras3, training_data):
+    class Subclassed(keras3.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras3.layers.Dense(4)
+
+        def call(self, x):
+            return self.dense(keras3.ops.reshape(x, (-1, 64)))
+
+    model = Subclassed()
+    model(np.zeros((1, 8, 8), np.float32))
+    with pytest.raises(TrainingUnavailable) as error:
+        convert(model, quick("qat_int8"), training_data=training_data, compile_config={"loss": "mse"})
+    assert "TF_USE_LEGACY_KERAS=1" in str(error.value)
+    assert "subclassed" in str(error.value)
+
+
+def test_a_keras3_custom_layer_is_refused_with_the_advice(keras3, training_data):
+    class Scale(keras3.layers.Layer):
+        def call(self, x):
+            return 2.0 * x
+
+    model = keras3.Sequential([keras3.Input((8, 8)), keras3.layers.Flatten(), Scale(), keras3.layers.Dense(4)])
+    with pytest.raises(TrainingUnavailable, match="custom class") as error:
+        convert(model, quick("pruned"), training_data=training_data, compile_config={"loss": "mse"})
+    assert "TF_USE_LEGACY_KERAS=1" in str(error.value)
+
+
+# --- what is missing or wrong --------------------------------------------------------
+
+
+def test_a_training_time_mode_without_training_data_says_what_to_pass(trained):
+    with pytest.raises(TrainingUnavailable, match=r"needs training data.*training_data=\(x, y\)"):
+        convert(trained, "qat_int8")
+    assert issubclass(TrainingUnavailable, ModeError)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (np.zeros((8, 8, 8), np.float32), "not features with labels"),
+        ((np.zeros((8, 8, 8), np.float32), np.zeros(5)), "8 sample(s) but 5 label(s)"),
+        ((np.zeros((0, 8, 8), np.float32), np.zeros(0)), "the training data is empty"),
+        ((np.zeros((8, 4, 4), np.float32), np.zeros(8)), "samples of shape (4, 4) but input 'x'"),
+        ((np.full((8, 8, 8), np.nan, np.float32), np.zeros(8)), "NaN"),
+    ],
+    ids=["no-labels", "length-mismatch", "empty", "wrong-shape", "nan"],
+)
+def test_bad_training_data_is_reported_in_words(trained, data, message):
+    with pytest.raises(DatasetError) as error:
+        convert(trained, "pruned", training_data=data)
+    assert message in str(error.value)
+    assert "training data" in str(error.value)
+
+
+def test_an_uncompiled_model_needs_a_loss(tf_keras, training_data):
+    with pytest.raises(ModeError, match="no loss was given.*compile_config"):
+        convert(classifier(tf_keras, compiled=False), "pruned", training_data=training_data)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda: get_mode("pruned").with_options(then="qat_int8"), "not a post-training mode"),
+        (lambda: get_mode("clustered").with_options(sparsity=0.5), "unknown option"),
+    ],
+)
+def test_mode_options_are_checked(change, message):
+    with pytest.raises(ModeError, match=message):
+        change()
+
+
+def test_then_decides_what_the_fine_tuned_model_computes_in():
+    assert get_mode("pruned").activations == "float32"
+    follows = get_mode("pruned").with_options(then="full_int8")
+    assert (follows.activations, follows.needs_representative_data) == ("int8", True)
+    assert get_mode("qat_int8").activations == "int8"
+    assert get_mode("pruned").cache_key() != follows.cache_key()
+
+
+# --- the source article's experiment on bundled digits ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_experiment(tf_keras):
+    from suites.digits import load_digits_28, train_dense_mlp
+
+    x_train, y_train, x_test, y_test = load_digits_28()
+    model = train_dense_mlp(x_train, y_train)
+    converter = Converter()
+
+    def measure(mode):
+        converted = converter.convert(model, mode, training_data=(x_train, y_train))
+        accuracy = float(np.mean(converted.predict(x_test).argmax(1) == y_test))
+        return converted, accuracy
+
+    return measure
+
+
+def test_article_quantization_aware_training_keeps_accuracy_within_a_point(digits_experiment, record_property):
+    _, float_accuracy = digits_experiment("float32")
+    qat, qat_accuracy = digits_experiment("qat_int8")
+    record_property("float32_accuracy", float_accuracy)
+    record_property("qat_int8_accuracy", qat_accuracy)
+    print(f"digits: float32 {float_accuracy:.2%}, qat_int8 {qat_accuracy:.2%} ({qat.size_bytes:,} bytes)")
+    assert qat_accuracy >= float_accuracy - 0.01
+
+
+def test_article_clustering_shrinks_the_zipped_model_about_sevenfold(digits_experiment, record_property):
+    reference, float_accuracy = digits_experiment("float32")
+    clustered, accuracy = digits_experiment("clustered")
+    ratio = reference.gzip_size_bytes / clustered.gzip_size_bytes
+    record_property("clustered_gzip_ratio", ratio)
+    print(
+        f"digits: gzipped float32 {reference.gzip_size_bytes:,} B, clustered "
+        f"{clustered.gzip_size_bytes:,} B (1/{ratio:.1f}); accuracy {float_accuracy:.2%} -> {accuracy:.2%}"
+    )
+    assert 5.0 <= ratio <= 8.0  # the article: 384 KB -> 56 KB, 1/6.9
+    assert clustered.size_bytes >= 0.99 * reference.size_bytes  # raw size: no change
+    assert accuracy >= float_accuracy - 0.01
+
+
+# --- in pytest ------------------------------------------------------------------------
+
+PLUGIN_CONFTEST = """
+    import numpy as np
+    import pytest
+
+
+    @pytest.fixture(scope="session")
+    def tflite_source():
+        import tf_keras as keras
+
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8, 8), name="x"), keras.layers.Flatten(name="f"),
+                                  keras.layers.Dense(4, name="d")], name="plugin_model")
+        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return model
+"""
+TRAINING_DATA = """
+
+    @pytest.fixture
+    def tflite_training_data():
+        rng = np.random.default_rng(0)
+        return rng.random((64, 8, 8), dtype=np.float32), rng.integers(0, 4, 64)
+"""
+MODE_TEST = """
+    def test_model(tflite_model, tflite_mode):
+        assert tflite_model.mode == tflite_mode.name
+"""
+
+
+@pytest.fixture
+def plugin_project(runtime_loaded, pytester):
+    from pytest_tflite.training import tfmot
+
+    tfmot()  # imported before the in-process run, like the rest of the runtime
+    pytester.makepyfile(test_plugin_training=MODE_TEST)
+    return pytester
+
+
+def test_the_plugin_fine_tunes_with_the_training_data_fixture(plugin_project):
+    plugin_project.makeconftest(PLUGIN_CONFTEST + TRAINING_DATA)
+    args = ("-p", "no:cacheprovider", "--tflite-mode", "float32,pruned")
+    plugin_project.runpytest(*args).assert_outcomes(passed=2)
+
+
+def test_verbose_runs_show_a_line_per_fine_tune_epoch(plugin_project):
+    plugin_project.makeconftest(PLUGIN_CONFTEST + TRAINING_DATA)
+    args = ("-p", "no:cacheprovider", "--tflite-mode", "pruned")
+    verbose = plugin_project.runpytest("-v", *args)
+    verbose.assert_outcomes(passed=1)
+    verbose.stdout.fnmatch_lines(["tflite: *epoch 1/2: loss *", "tflite: *epoch 2/2: loss *"])
+    quiet = plugin_project.runpytest(*args)
+    quiet.assert_outcomes(passed=1)
+    quiet.stdout.no_fnmatch_line("*epoch 1/2*")
+
+
+def test_without_training_data_the_training_time_modes_skip_with_the_reason(plugin_project):
+    plugin_project.makeconftest(PLUGIN_CONFTEST)
+    result = plugin_project.runpytest("-p", "no:cacheprovider", "-rs", "--tflite-mode", "float32,qat_int8")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*mode 'qat_int8': this mode fine-tunes the model*tflite_training_data*"])
+
+
+def test_labels_that_do_not_fit_the_loss_fail_with_the_reason(trained, training_data):
+    from pytest_tflite import TFLiteError
+
+    x, y = training_data
+    with pytest.raises(TFLiteError, match=r"the fine-tune \(prune\) stopped with an error") as error:
+        convert(trained, quick("pruned"), training_data=(x, np.stack([y, y], axis=1)))
+    assert not isinstance(error.value, TrainingUnavailable)  # a failure, never a skip
+
