@@ -164,20 +164,22 @@ def _split(arrays: list[np.ndarray]) -> Iterator[Sample]:
 
 def _check(sample: Sample, specs: Sequence[InputSpec], index: int, where: _Where) -> None:
     for array, spec in zip(sample, specs):
-        expected = spec.shape[1:]
-        actual = array.shape[1:]
-        if any(e is not None and e != a for e, a in zip(expected, actual)):
-            raise where.error(
-                f"sample {index} of the {where.purpose} has shape {tuple(actual)} but input "
-                f"{spec.name!r} expects {_shape_text(spec.shape)}",
-                "Reshape the data to the model's input shape, or check that it is the "
-                "dataset meant for this model",
-            )
-        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-            raise where.error(
-                f"sample {index} of the {where.purpose} holds NaN or infinite values",
-                "Clean or normalise the data before using it",
-            )
+        _check_array(array, spec, where, f"sample {index} of the {where.purpose}")
+
+
+def _check_array(array: np.ndarray, spec: InputSpec, where: _Where, subject: str) -> None:
+    """The non-batch dimensions fit the input and the values are finite."""
+    if any(e is not None and e != a for e, a in zip(spec.shape[1:], array.shape[1:])):
+        raise where.error(
+            f"{subject} has shape {tuple(array.shape[1:])} but input {spec.name!r} expects "
+            f"{_shape_text(spec.shape)}",
+            "Reshape the data to the model's input shape, or check that it is the "
+            "dataset meant for this model",
+        )
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        raise where.error(
+            f"{subject} holds NaN or infinite values", "Clean or normalise the data before using it"
+        )
 
 
 def _shape_text(shape: tuple[int | None, ...]) -> str:
@@ -224,22 +226,10 @@ def take_training_set(
     x = [np.concatenate([b[0][i] for b in batches]) for i in range(len(specs))]
     y = np.concatenate([b[1] for b in batches])
     for array, spec in zip(x, specs):
-        _check_training_array(array, spec, where)
+        _check_array(array, spec, where, "a sample of the training data")
     if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
         raise where.error("the training labels hold NaN or infinite values", "Clean the labels")
     return TrainingSet(x=x, y=y)
-
-
-def _check_training_array(array: np.ndarray, spec: InputSpec, where: _Where) -> None:
-    if any(e is not None and e != a for e, a in zip(spec.shape[1:], array.shape[1:])):
-        raise where.error(
-            f"the training data has samples of shape {tuple(array.shape[1:])} but input "
-            f"{spec.name!r} expects {_shape_text(spec.shape)}",
-            "Reshape the data to the model's input shape, or check that it is the "
-            "dataset meant for this model",
-        )
-    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-        raise where.error("the training data holds NaN or infinite values", "Clean or normalise the data")
 
 
 def _training_pairs(data: Any, where: _Where) -> Iterator[tuple[Any, Any]]:

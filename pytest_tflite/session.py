@@ -109,25 +109,23 @@ def _expand(requested: Sequence[str], everything: Any, check: Any) -> list[str]:
 
 
 def _selected_mode(name: str) -> str:
-    try:
-        return get_mode(name).name
-    except ModeError as exc:
-        raise ModeError(
-            f"--tflite-mode (or the tflite_modes ini key) names {name!r}, which is no "
-            "registered quantization mode",
-            hint=exc.hint,
-        ) from None
+    return _registered(name, get_mode, ModeError, "--tflite-mode", "quantization mode")
 
 
 def _selected_target(name: str) -> str:
     from .targets import get_target
 
+    return _registered(name, get_target, TargetError, "--tflite-target", "target")
+
+
+def _registered(name: str, lookup: Any, error: type[TFLiteError], option: str, kind: str) -> str:
+    """The registered name, or an error that names the option the bad name came from."""
     try:
-        return get_target(name).name
-    except TargetError as exc:
-        raise TargetError(
-            f"--tflite-target (or the tflite_targets ini key) names {name!r}, which is no "
-            "registered target",
+        return lookup(name).name
+    except error as exc:
+        ini = option.removeprefix("--").replace("-", "_") + "s"
+        raise error(
+            f"{option} (or the {ini} ini key) names {name!r}, which is no registered {kind}",
             hint=exc.hint,
         ) from None
 

@@ -287,7 +287,10 @@ def test_a_training_time_mode_without_training_data_says_what_to_pass(trained):
         (np.zeros((8, 8, 8), np.float32), "not features with labels"),
         ((np.zeros((8, 8, 8), np.float32), np.zeros(5)), "8 sample(s) but 5 label(s)"),
         ((np.zeros((0, 8, 8), np.float32), np.zeros(0)), "the training data is empty"),
-        ((np.zeros((8, 4, 4), np.float32), np.zeros(8)), "samples of shape (4, 4) but input 'x'"),
+        (
+            (np.zeros((8, 4, 4), np.float32), np.zeros(8)),
+            "a sample of the training data has shape (4, 4) but input 'x'",
+        ),
         ((np.full((8, 8, 8), np.nan, np.float32), np.zeros(8)), "NaN"),
     ],
     ids=["no-labels", "length-mismatch", "empty", "wrong-shape", "nan"],
