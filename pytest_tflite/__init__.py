@@ -31,6 +31,11 @@ _EXPORTS = {
     "get_target": "targets",
     "register_target": "targets",
     "target_names": "targets",
+    "Budget": "budget",
+    "DeclaredModel": "declared",
+    "Metric": "evaluate",
+    "evaluate": "evaluate",
+    "Evaluation": "evaluate",
     "TFLiteError": "errors",
     "SourceError": "errors",
     "ModeError": "errors",
@@ -41,6 +46,10 @@ _EXPORTS = {
     "TrainingUnavailable": "errors",
     "TargetError": "errors",
     "CompatibilityFailure": "errors",
+    "GoldenError": "errors",
+    "BudgetError": "errors",
+    "EvaluationError": "errors",
+    "BaselineFailure": "gate",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -81,3 +81,15 @@ class CompatibilityFailure(TFLiteError, AssertionError):
 
 class TrainingUnavailable(ModeError):
     """A training-time mode cannot run here: no training data, or a model it cannot fine-tune."""
+
+
+class GoldenError(TFLiteError):
+    """A golden baseline file that cannot be read, or cannot be written safely."""
+
+
+class BudgetError(TFLiteError):
+    """A budget setting that does not parse: an unknown key, scope or value."""
+
+
+class EvaluationError(TFLiteError):
+    """A model cannot be evaluated: labels that do not fit its outputs, or non-finite outputs."""

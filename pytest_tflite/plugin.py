@@ -44,6 +44,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "tflite_targets, else cpu)",
     )
     group.addoption(
+        "--tflite-golden-dir",
+        dest="tflite_golden_dir",
+        metavar="DIR",
+        help="folder of the golden baselines (default: ini tflite_golden_dir, else golden)",
+    )
+    group.addoption(
+        "--tflite-update-golden",
+        action="store_true",
+        dest="tflite_update_golden",
+        help="write new and changed golden baselines instead of comparing with them (never "
+        "a value that breaks a budget)",
+    )
+    group.addoption(
         "--tflite-cache-dir",
         dest="tflite_cache_dir",
         metavar="DIR",
@@ -75,6 +88,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="args",
         default=list(DEFAULT_TARGETS),
         help="targets to check operator compatibility for, 'all' for every registered target",
+    )
+    parser.addini(
+        "tflite_golden_dir", type="string", default="golden", help="folder of the golden baselines"
+    )
+    parser.addini(
+        "tflite_budgets",
+        type="linelist",
+        default=[],
+        help="budgets, one per line: '[scope:] key=value[, key=value]' (scope: *, a mode, "
+        "a model, or model/mode)",
+    )
+    parser.addini(
+        "tflite_model_files",
+        type="args",
+        default=["tflite_models.py"],
+        help="glob patterns of the modules that declare models",
     )
     parser.addini("tflite_cache_dir", type="string", default="", help="folder of the conversion cache")
     parser.addini(
@@ -109,6 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
         targets=config.getoption("tflite_targets") or config.getini("tflite_targets"),
         cache_dir=_cache_dir(config),
         calibration_samples=_calibration_samples(config),
+        gate=_gate(config),
     )
     if config.getoption("verbose") > 0:
         config.add_cleanup(_echo_fine_tune_progress(config))
@@ -124,6 +154,36 @@ def _echo_fine_tune_progress(config: pytest.Config) -> Callable[[], None]:
             reporter.write_line(f"tflite: {line}")
 
     return echo_progress(write)
+
+
+def _gate(config: pytest.Config) -> Any:
+    from .budget import parse_budget_lines
+    from .gate import Gate
+
+    chosen = Path(config.getoption("tflite_golden_dir") or config.getini("tflite_golden_dir"))
+    try:
+        budgets = parse_budget_lines(config.getini("tflite_budgets"))
+    except TFLiteError as exc:
+        raise pytest.UsageError(f"ini tflite_budgets: {exc}") from None
+    return Gate(
+        golden_dir=chosen if chosen.is_absolute() else config.rootpath / chosen,
+        update=config.getoption("tflite_update_golden"),
+        budgets=budgets,
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    patterns = parent.config.getini("tflite_model_files")
+    if file_path.suffix == ".py" and any(file_path.match(p) for p in patterns):
+        from .collector import DeclaredModule
+
+        return DeclaredModule.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        tflite_session_of(items[0].config).deselected = True
 
 
 def _cache_dir(config: pytest.Config) -> Path | None:
@@ -278,23 +338,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 WORKER_STATS_KEY = "tflite_conversion_stats"
+WORKER_GOLDEN_KEY = "tflite_used_golden"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
-        workeroutput[WORKER_STATS_KEY] = tflite_session_of(session.config).conversion_stats
+        tflite = tflite_session_of(session.config)
+        workeroutput[WORKER_STATS_KEY] = tflite.conversion_stats
+        workeroutput[WORKER_GOLDEN_KEY] = sorted(tflite.used_golden)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """pytest-xdist: add a finished worker's conversion counts to the controller's."""
-    stats = getattr(node, "workeroutput", {}).get(WORKER_STATS_KEY)
-    if stats:
-        tflite_session_of(node.config).add_worker_stats(stats)
+    output = getattr(node, "workeroutput", {})
+    session = tflite_session_of(node.config)
+    if output.get(WORKER_STATS_KEY):
+        session.add_worker_stats(output[WORKER_STATS_KEY])
+    session.used_golden.update(output.get(WORKER_GOLDEN_KEY, ()))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    for line in _stale_lines(config):
+        terminalreporter.write_line(line)
     stats = tflite_session_of(config).conversion_stats
     if stats and config.getoption("verbose") > 0:
         terminalreporter.write_line(
@@ -302,6 +369,34 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                 stats.get("converted", 0), stats.get("disk", 0), stats.get("memory", 0)
             )
         )
+
+
+def _stale_lines(config: pytest.Config) -> list[str]:
+    """Baselines no test used, after a full run (nothing deselected, every mode)."""
+    from .golden import stale_baselines
+    from .modes import mode_names
+
+    session = tflite_session_of(config)
+    full = (
+        not session.deselected
+        and not config.getoption("keyword")
+        and not config.getoption("markexpr")
+        and _shown(session.selected_modes, []) == ", ".join(mode_names())
+    )
+    if not full or not session.used_golden or getattr(config, "workerinput", None) is not None:
+        return []
+    stale = stale_baselines(session.gate.golden_dir, session.used_golden)
+    if not stale:
+        return []
+    root = config.rootpath
+    lines = [f"tflite: {len(stale)} golden baseline(s) no test used (a model or mode that is gone?):"]
+    return lines + [f"  {p.relative_to(root) if p.is_relative_to(root) else p}" for p in stale]
+
+
+@pytest.fixture(scope="session")
+def tflite_gate(pytestconfig: pytest.Config) -> Any:
+    """The run's golden baselines and budgets (a :class:`pytest_tflite.gate.Gate`)."""
+    return tflite_session_of(pytestconfig).gate
 
 
 @pytest.fixture(scope="session")
@@ -358,8 +453,8 @@ def tflite_convert(tflite_session: TFLiteSession, tflite_mode: Mode) -> Callable
         training_data: Any = None,
         compile_config: Any = None,
     ) -> TFLiteModel:
-        return _convert_or_skip(
-            tflite_session.converter,
+        return skip_unavailable(
+            tflite_session.converter.convert,
             source,
             tflite_mode,
             representative_data=representative_data,
@@ -416,12 +511,12 @@ def tflite_training_data() -> Any:
     return None
 
 
-def _convert_or_skip(converter: Any, source: Any, mode: Mode, **kwargs: Any) -> TFLiteModel:
+def skip_unavailable(convert: Callable[..., TFLiteModel], *args: Any, **kwargs: Any) -> TFLiteModel:
     """Convert; a training-time mode that cannot run (no training data, or a model it
     cannot fine-tune) skips the test with the library's reason instead of failing it."""
     from .errors import TrainingUnavailable
 
     try:
-        return converter.convert(source, mode, **kwargs)
+        return convert(*args, **kwargs)
     except TrainingUnavailable as exc:
         pytest.skip(str(exc).split("\n\n")[0])

@@ -12,6 +12,7 @@ from .modes import get_mode, mode_names
 
 if TYPE_CHECKING:
     from .conversion import Converter
+    from .gate import Gate
     from .model import TFLiteModel
     from .targets import CompatibilityReport, Target
 
@@ -30,6 +31,7 @@ class TFLiteSession:
         cache_dir: Path | None,
         calibration_samples: int,
         targets: Sequence[str] = DEFAULT_TARGETS,
+        gate: Gate | None = None,
     ) -> None:
         self.requested_modes = list(modes)
         self.requested_targets = list(targets)
@@ -38,6 +40,11 @@ class TFLiteSession:
         self._converter: Converter | None = None
         self._worker_stats: Counter[str] = Counter()
         self._reports: dict[tuple[str, str, str], CompatibilityReport] = {}
+        self._memo: dict[Any, Any] = {}
+        self.gate = gate
+        self.used_golden: set[str] = set()
+        """Baselines the checks of this run looked at (for the stale listing)."""
+        self.deselected = False
 
     @property
     def converter(self) -> Converter:
@@ -62,6 +69,12 @@ class TFLiteSession:
         if key not in self._reports:
             self._reports[key] = target.check(model)
         return self._reports[key]
+
+    def memo(self, key: Any, compute: Any) -> Any:
+        """``compute()`` once per key in a run (evaluations shared by several checks)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def add_worker_stats(self, stats: dict[str, int]) -> None:
         self._worker_stats.update(stats)

@@ -37,3 +37,14 @@ def test_every_documented_option_exists():
     assert documented, "the README documents the options"
     for option in documented:
         assert f'"{option}"' in source, f"{option} is documented but not defined"
+
+
+def test_every_documented_ini_key_exists(pytester):
+    text = (ROOT / "README.md").read_text()
+    options = text[text.index("## Options") :]
+    options = options[: options.index("\n## ", 1)]
+    documented = set(re.findall(r"\| `(tflite_[a-z_]+)` \|", options))
+    assert {"tflite_modes", "tflite_targets", "tflite_budgets", "tflite_golden_dir"} <= documented
+    result = pytester.runpytest("--help")
+    for key in documented:
+        result.stdout.fnmatch_lines([f"*{key} (*"])

@@ -1,0 +1,110 @@
+"""pytest collectors for declared models: a class of standard checks per model.
+
+A file matching the ``tflite_model_files`` ini key (default ``tflite_models.py``) is
+collected as a module of declarations; each :class:`DeclaredModel` in it becomes a class
+named after the model, whose checks are parametrized over the selected modes and targets
+like any test, so ids read ``tflite_models.py::mnist_mlp::test_compatible[int8-edgetpu]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from . import declared as measure
+from .declared import DeclaredModel, declared_in
+from .errors import TFLiteError
+from .gate import METRIC, PLACEMENT, SIZE
+
+
+class DeclaredModule(pytest.Module):
+    """A module of model declarations (it may hold ordinary tests too)."""
+
+    def collect(self) -> Any:
+        try:
+            models = declared_in(self.obj)
+        except TFLiteError as exc:
+            raise self.CollectError(str(exc)) from None
+        collected = list(super().collect())
+        return collected + [DeclaredClass.from_parent(self, name=m.name, declared=m) for m in models]
+
+
+class DeclaredClass(pytest.Class):
+    """The standard checks of one declared model."""
+
+    def __init__(self, *, declared: DeclaredModel, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.declared = declared
+
+    def _getobj(self) -> type:
+        marks = [pytest.mark.tflite(modes=self.declared.modes, targets=self.declared.targets)]
+        return type(self.name, (StandardChecks,), {"declared": self.declared, "pytestmark": marks})
+
+
+class StandardChecks:
+    """converts, size, accuracy, compatible: what every declared model must keep."""
+
+    declared: DeclaredModel
+
+    def test_converts(self, tflite_mode: Any, tflite_session: Any, record_property: Any) -> None:
+        model = _converted(tflite_session, self.declared, tflite_mode.name)
+        model.runner  # noqa: B018 - loading it in the interpreter is the check
+        _record(record_property, measure.properties(model))
+
+    def test_size(self, tflite_mode: Any, tflite_session: Any, tflite_gate: Any, request: Any) -> None:
+        model = _converted(tflite_session, self.declared, tflite_mode.name)
+        _judge(request, tflite_gate, self.declared, model, SIZE, op_histogram=model.op_histogram)
+
+    def test_accuracy(self, tflite_mode: Any, tflite_session: Any, tflite_gate: Any, request: Any) -> None:
+        if self.declared.evaluation_data is None:
+            pytest.skip(f"model {self.declared.name!r} declares no evaluation_data")
+        model = _converted(tflite_session, self.declared, tflite_mode.name)
+        evaluated = measure.evaluation(tflite_session, self.declared, model)
+        _judge(request, tflite_gate, self.declared, model, METRIC, evaluated=evaluated)
+
+    def test_compatible(
+        self, tflite_mode: Any, tflite_target: Any, tflite_session: Any, tflite_gate: Any, request: Any
+    ) -> None:
+        from .targets import assert_compatible
+
+        model = _converted(tflite_session, self.declared, tflite_mode.name)
+        report = tflite_session.compatibility(model, tflite_target)
+        if report.failure or report.ops_nowhere:
+            assert_compatible(model, tflite_target, min_on_target=0.0)
+        _judge(request, tflite_gate, self.declared, model, PLACEMENT, reports=[report])
+
+
+def _converted(session: Any, declared: DeclaredModel, mode: str) -> Any:
+    from .plugin import skip_unavailable
+
+    return skip_unavailable(measure.convert, session, declared, mode)
+
+
+def _judge(request: Any, gate: Any, declared: DeclaredModel, model: Any, part: str, **measured: Any) -> None:
+    """Measure, attach the figures to the report, and pass them through the gate."""
+    from .plugin import tflite_session_of
+
+    session = tflite_session_of(request.config)
+    evaluated = measured.pop("evaluated", None)
+    reports = measured.pop("reports", [])
+    figures = measure.measurement(session, declared, model, evaluated=evaluated, reports=reports)
+    props = measure.properties(model, evaluated, reports)
+    _record(request.node.user_properties.append, props, pairs=True)
+    mode = model.mode
+    session.used_golden.add(str(gate.path(declared.name, mode)))
+    gate.check(
+        declared.name,
+        mode,
+        figures,
+        part,
+        budget=gate.budget(declared.name, mode, declared.budget_for(mode)),
+        nodeid=request.node.nodeid,
+        reports=reports,
+        **measured,
+    )
+
+
+def _record(record: Any, values: dict[str, Any], *, pairs: bool = False) -> None:
+    for name, value in values.items():
+        record((name, value)) if pairs else record(name, value)

@@ -1,0 +1,199 @@
+"""Declared models: what a model repository states once, and what is measured from it.
+
+A declaration names a model, its source, its data and its budgets. The plugin turns each
+into the standard checks for every mode and target (see :mod:`pytest_tflite.collector`).
+Sources and datasets may be given as zero-argument functions, called once when a check
+first needs them, so that collecting tests never trains or loads anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import threading
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType, ModuleType
+from typing import TYPE_CHECKING, Any
+
+from .budget import Budget, Measurement
+from .errors import TFLiteError
+
+if TYPE_CHECKING:
+    from .evaluate import Evaluation, Metric
+    from .model import TFLiteModel
+    from .session import TFLiteSession
+
+REFERENCE_MODE = "float32"
+"""The conversion every other mode's accuracy drop and fidelity are measured against."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DeclaredModel:
+    """One model of the repository, with everything its standard checks need.
+
+    ``budget`` applies to every mode, ``budgets`` per mode name (int8 may lose more than
+    float16); both are merged over the defaults and under the ``tflite_budgets`` ini key.
+    ``modes`` and ``targets`` narrow the run's selection for this model (None: all of it).
+    """
+
+    name: str
+    source: Any
+    representative_data: Any = None
+    evaluation_data: Any = None
+    training_data: Any = None
+    modes: Sequence[str] | None = None
+    targets: Sequence[str] | None = None
+    budget: Budget | None = None
+    budgets: Mapping[str, Budget] = dataclasses.field(default_factory=dict)
+    metric: Metric | None = None
+    compile_config: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise TFLiteError(
+                f"a declared model needs a name, not {self.name!r}",
+                hint="Write DeclaredModel('mnist_mlp', source=...)",
+            )
+        for label, value in (("modes", self.modes), ("targets", self.targets)):
+            if isinstance(value, str):
+                object.__setattr__(self, label, (value,))
+        object.__setattr__(self, "budgets", MappingProxyType(dict(self.budgets)))
+        unknown = [b for b in (self.budget, *self.budgets.values()) if b is not None and not isinstance(b, Budget)]
+        if unknown:
+            raise TFLiteError(
+                f"budgets must be Budget objects, not {type(unknown[0]).__name__}",
+                source=self.name,
+                hint="Write budget=Budget(min_accuracy=0.9) or budgets={'int8': Budget(...)}",
+            )
+        object.__setattr__(self, "_resolved", {})
+        object.__setattr__(self, "_lock", threading.Lock())
+
+    def budget_for(self, mode: str) -> Budget:
+        """The declared budget of one mode: ``budget`` with ``budgets[mode]`` over it."""
+        base = self.budget or Budget()
+        return base.merged(self.budgets[mode]) if mode in self.budgets else base
+
+    def resolved(self, field: str) -> Any:
+        """A field's value, calling it first when it was given as a zero-argument function."""
+        with self._lock:  # type: ignore[attr-defined]
+            cache: dict[str, Any] = self._resolved  # type: ignore[attr-defined]
+            if field not in cache:
+                cache[field] = _call_if_factory(getattr(self, field), self.name, field)
+            return cache[field]
+
+
+def _call_if_factory(value: Any, model: str, field: str) -> Any:
+    """Plain functions without required arguments are factories; Keras models, tf.functions
+    and generators stay as they are (they are sources and data in their own right)."""
+    if not (inspect.isfunction(value) or isinstance(value, functools.partial)):
+        return value
+    if field == "representative_data" or inspect.isgeneratorfunction(value):
+        return value  # calibration accepts a function returning a generator
+    try:
+        inspect.signature(value).bind()
+    except TypeError:
+        return value
+    try:
+        return value()
+    except TFLiteError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's factory may raise anything
+        raise TFLiteError(
+            f"the function given as {field} raised {type(exc).__name__}",
+            source=model,
+            hint=f"Fix the {field} function of this declared model",
+            detail=f"{type(exc).__name__}: {exc}",
+        ) from exc
+
+
+def declared_in(module: ModuleType) -> list[DeclaredModel]:
+    """The models a module declares: module-level DeclaredModel objects and the ones in
+    module-level lists or tuples, in the order they are written; names must be unique."""
+    found: list[DeclaredModel] = []
+    for value in vars(module).values():
+        if isinstance(value, DeclaredModel):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(v for v in value if isinstance(v, DeclaredModel))
+    unique = list({id(m): m for m in found}.values())
+    names = [m.name for m in unique]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise TFLiteError(
+            f"{module.__name__} declares more than one model called {', '.join(duplicates)}",
+            hint="Give every declared model its own name: it names the tests and the baselines",
+        )
+    return unique
+
+
+# --- what the standard checks measure ---------------------------------------------------
+
+
+def convert(session: TFLiteSession, declared: DeclaredModel, mode: str) -> TFLiteModel:
+    """The declared model converted under ``mode``, through the run's shared converter."""
+    return session.converter.convert(
+        declared.resolved("source"),
+        mode,
+        representative_data=declared.resolved("representative_data"),
+        calibration_samples=session.calibration_samples,
+        name=declared.name,
+        training_data=declared.resolved("training_data"),
+        compile_config=declared.compile_config,
+    )
+
+
+def evaluation(session: TFLiteSession, declared: DeclaredModel, model: TFLiteModel) -> Evaluation:
+    """The model's metric on the evaluation data, with fidelity against float32 (once per
+    model bytes in a run)."""
+    from .evaluate import ACCURACY, evaluate
+
+    data = declared.resolved("evaluation_data")
+    metric = declared.metric or ACCURACY
+
+    def compute() -> Evaluation:
+        reference = None
+        if model.mode != REFERENCE_MODE:
+            reference = convert(session, declared, REFERENCE_MODE)
+        return evaluate(model, data, metric=metric, reference=reference)
+
+    return session.memo(("evaluation", declared.name, metric.name, model.digest), compute)
+
+
+def measurement(
+    session: TFLiteSession,
+    declared: DeclaredModel,
+    model: TFLiteModel,
+    *,
+    evaluated: Evaluation | None = None,
+    reports: Sequence[Any] = (),
+) -> Measurement:
+    """What the gate judges: sizes, the metric against float32's, placements."""
+    from .budget import measure
+
+    float32_value = None
+    if evaluated is not None:
+        if model.mode == REFERENCE_MODE:
+            float32_value = evaluated.value
+        else:
+            reference = convert(session, declared, REFERENCE_MODE)
+            float32_value = evaluation(session, declared, reference).value
+    return measure(model, evaluated, float32_value=float32_value, reports=reports)
+
+
+def properties(model: TFLiteModel, evaluated: Evaluation | None = None, reports: Sequence[Any] = ()) -> dict[str, Any]:
+    """Measurements as flat name -> value pairs, for ``record_property`` (JUnit XML)."""
+    values: dict[str, Any] = {
+        "tflite_size_bytes": model.size_bytes,
+        "tflite_gzip_size_bytes": model.gzip_size_bytes,
+    }
+    if evaluated is not None:
+        values[f"tflite_{evaluated.metric}"] = round(evaluated.value, 6)
+        if evaluated.fidelity is not None:
+            for key, value in evaluated.fidelity.to_dict().items():
+                values[f"tflite_fidelity_{key}"] = value
+    for report in reports:
+        values[f"tflite_{report.target}_ops_on_target"] = report.ops_on_target
+        values[f"tflite_{report.target}_ops_total"] = report.ops_total
+        values[f"tflite_{report.target}_verdict"] = report.verdict
+    return values

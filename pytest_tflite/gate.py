@@ -1,0 +1,146 @@
+"""The merge gate: a measurement against its budget and its golden baseline.
+
+A check judges one part of what was measured (the size, the metric, or the placement on
+one target) so that each generated test fails for its own reason. With
+``--tflite-update-golden`` the gate records instead of comparing, but only values that
+keep every absolute budget: updating baselines can never loosen a gate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .budget import DEFAULT_BUDGET, FAIL, NEW, Budget, Measurement, Row, budget_for, format_rows, judge
+from .errors import TFLiteError
+from .golden import UPDATE_OPTION, current_versions, golden_path, read_golden, record, update_golden, version_differences
+
+SIZE, METRIC, PLACEMENT = "size", "metric", "placement"
+_SIZE_ROWS = ("size_bytes", "gzip_size_bytes")
+
+
+class BaselineFailure(TFLiteError, AssertionError):
+    """A measurement over its budget, worse than its golden baseline, or without one."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What a check found: the rows it judged and, when updating, whether it wrote."""
+
+    rows: tuple[Row, ...]
+    path: Path
+    written: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    """Where baselines live, whether this run updates them, and the configured budgets."""
+
+    golden_dir: Path
+    update: bool = False
+    budgets: Mapping[str, Budget] = dataclasses.field(default_factory=dict)
+
+    def budget(self, model: str, mode: str | None, declared: Budget | None = None) -> Budget:
+        """Defaults, then the model's declared budget, then the ini scopes (most specific last)."""
+        base = DEFAULT_BUDGET.merged(declared or Budget())
+        return base.merged(budget_for(self.budgets, model, mode))
+
+    def path(self, model: str, mode: str | None) -> Path:
+        return golden_path(self.golden_dir, model, mode)
+
+    def check(
+        self,
+        model: str,
+        mode: str | None,
+        measurement: Measurement,
+        part: str,
+        *,
+        budget: Budget,
+        nodeid: str,
+        op_histogram: Mapping[str, int] | None = None,
+        reports: Iterable[Any] = (),
+    ) -> Outcome:
+        """Judge ``part`` of ``measurement``; record it instead when updating."""
+        path = self.path(model, mode)
+        if self.update:
+            return self._record(model, mode, measurement, part, budget, path, op_histogram, reports)
+        golden = read_golden(path)
+        rows = tuple(_part(judge(measurement, budget, golden), part))
+        problems = [row for row in rows if row.verdict in (FAIL, NEW)]
+        if problems:
+            raise _failure(model, mode, rows, golden, path, nodeid)
+        return Outcome(rows, path)
+
+    def _record(
+        self,
+        model: str,
+        mode: str | None,
+        measurement: Measurement,
+        part: str,
+        budget: Budget,
+        path: Path,
+        op_histogram: Mapping[str, int] | None,
+        reports: Iterable[Any],
+    ) -> Outcome:
+        reports = list(reports)
+        rows = tuple(_part(judge(measurement, budget, None), part))
+        broken = [row for row in rows if row.verdict == FAIL]
+        if broken:
+            raise BaselineFailure(
+                f"refusing to record a baseline that breaks its budget ({_names(broken)})",
+                source=model,
+                mode=mode,
+                hint="Updating baselines never loosens a gate: fix the model, or change the "
+                "budget in code or in the tflite_budgets ini key on purpose",
+                detail=format_rows(rows),
+            )
+        changes = record(
+            model,
+            mode,
+            measurement if part in (SIZE, METRIC) else None,
+            op_histogram=op_histogram,
+            targets=reports if part == PLACEMENT else (),
+        )
+        if part == SIZE:
+            changes = {k: v for k, v in changes.items() if k not in ("metric", "float32_value", "fidelity")}
+        written = update_golden(path, changes, discard_invalid=True)
+        return Outcome(rows, path, written)
+
+
+def _part(rows: Iterable[Row], part: str) -> list[Row]:
+    """The rows one check is about."""
+    if part == SIZE:
+        return [row for row in rows if row.metric in _SIZE_ROWS]
+    if part == PLACEMENT:
+        return [row for row in rows if row.metric.startswith("ops on ")]
+    return [row for row in rows if row.metric not in _SIZE_ROWS and not row.metric.startswith("ops on ")]
+
+
+def _names(rows: Iterable[Row]) -> str:
+    return ", ".join(row.metric for row in rows)
+
+
+def _failure(
+    model: str, mode: str | None, rows: tuple[Row, ...], golden: Mapping[str, Any] | None,
+    path: Path, nodeid: str,
+) -> BaselineFailure:
+    command = f"pytest {UPDATE_OPTION} '{nodeid}'"
+    failed = [row for row in rows if row.verdict == FAIL]
+    missing = [row for row in rows if row.verdict == NEW]
+    if failed:
+        problem = f"worse than its golden baseline or over budget: {_names(failed)}"
+        hint = (
+            f"If the change is intended and within budget, record it with {command} and "
+            f"review the diff of {path}"
+        )
+    else:
+        what = "no golden baseline" if golden is None else f"no golden value for {_names(missing)}"
+        problem = f"{what} in {path}"
+        hint = f"Create it with {command}, then commit {path}"
+    detail = format_rows(rows)
+    versions = version_differences(golden, current_versions())
+    if versions:
+        detail += "\n\nversions differ from the baseline's:\n" + "\n".join(versions)
+    return BaselineFailure(problem, source=model, mode=mode, hint=hint, detail=detail)

@@ -1,0 +1,291 @@
+"""Budgets: the ini form, which scope wins, and the verdict of every check in both directions."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from pytest_tflite.budget import (
+    DEFAULT_BUDGET,
+    Budget,
+    Measurement,
+    budget_for,
+    failures,
+    format_rows,
+    judge,
+    measure,
+    parse_budget_lines,
+)
+from pytest_tflite.errors import BudgetError
+
+NO_GOLDEN_CHECKS = Budget()
+
+
+def golden(size=10_000, gzip=8_000, value=0.9, float32=0.92, name="accuracy", targets=None):
+    return {
+        "schema_version": 1,
+        "size_bytes": size,
+        "gzip_size_bytes": gzip,
+        "metric": {"name": name, "value": value, "higher_is_better": True},
+        "float32_value": float32,
+        "targets": targets or {},
+    }
+
+
+def measured(size=10_000, gzip=8_000, value=0.9, float32=0.92, higher=True, metric="accuracy", on_target=None):
+    return Measurement(
+        size_bytes=size,
+        gzip_size_bytes=gzip,
+        metric=metric,
+        value=value,
+        higher_is_better=higher,
+        float32_value=float32,
+        on_target=on_target or {},
+    )
+
+
+def row(rows, name):
+    [found] = [r for r in rows if r.metric == name]
+    return found
+
+
+# --- the ini form ---------------------------------------------------------------------
+
+
+def test_scopes_and_values():
+    scopes = parse_budget_lines(
+        [
+            "# comment",
+            "",
+            "min_accuracy=0.9, max_size_bytes=2MiB",
+            "int8: max_accuracy_drop=0.02",
+            "mobilenet: golden_size_tolerance=2%, max_gzip_size_bytes=300KB",
+            "mobilenet/int8: min_on_target=0.95, golden_on_target_tolerance=1",
+        ]
+    )
+    assert scopes == {
+        "*": Budget(min_accuracy=0.9, max_size_bytes=2 * 1024 * 1024),
+        "int8": Budget(max_accuracy_drop=0.02),
+        "mobilenet": Budget(golden_size_tolerance=0.02, max_gzip_size_bytes=300_000),
+        "mobilenet/int8": Budget(min_on_target=0.95, golden_on_target_tolerance=1),
+    }
+
+
+def test_an_explicit_default_scope_and_repeated_lines_merge():
+    scopes = parse_budget_lines(["*: min_accuracy=0.5", "*: max_size_bytes=100, min_accuracy=0.6"])
+    assert scopes == {"*": Budget(min_accuracy=0.6, max_size_bytes=100)}
+
+
+def test_off_disables_a_default():
+    scopes = parse_budget_lines(["golden_size_tolerance=off, min_on_target=off"])
+    assert scopes["*"].golden_size_tolerance == math.inf
+    assert scopes["*"].min_on_target == -math.inf
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("max_size=100", "unknown budget key 'max_size'.*max_size_bytes"),
+        ("int8: min_accuracy", "'min_accuracy' is not key=value"),
+        ("max_size_bytes=12parsecs", "is not a byte count"),
+        ("max_size_bytes=1.5", "is not a byte count"),
+        ("golden_size_tolerance=a lot", "is not a fraction"),
+        ("golden_on_target_tolerance=1.5", "is not a whole number"),
+        ("min_on_target=1.5", "out of range"),
+        ("max_accuracy_drop=-0.1", "out of range"),
+        ("int8:", "sets no budget"),
+        ("my model: min_accuracy=0.5", "scope 'my model' is not a name"),
+    ],
+)
+def test_mistakes_name_the_line(line, message):
+    with pytest.raises(BudgetError, match=message) as info:
+        parse_budget_lines([line])
+    assert repr(line) in str(info.value)
+
+
+def test_a_negative_floor_is_allowed_for_a_metric():
+    assert parse_budget_lines(["min_accuracy=-2.5"])["*"].min_accuracy == -2.5
+
+
+def test_most_specific_scope_wins():
+    scopes = parse_budget_lines(
+        [
+            "min_accuracy=0.1, max_size_bytes=1",
+            "int8: min_accuracy=0.2",
+            "net: min_accuracy=0.3, max_size_bytes=3",
+            "net/int8: min_accuracy=0.4",
+        ]
+    )
+    assert budget_for(scopes, "net", "int8").min_accuracy == 0.4
+    assert budget_for(scopes, "net", "int8").max_size_bytes == 3
+    assert budget_for(scopes, "net", "float16").min_accuracy == 0.3
+    assert budget_for(scopes, "other", "int8").min_accuracy == 0.2
+    expected = DEFAULT_BUDGET.merged(Budget(min_accuracy=0.1, max_size_bytes=1))
+    assert budget_for(scopes, "other", "float16") == expected
+
+
+def test_defaults_apply_without_configuration():
+    assert budget_for({}, "net", "int8") == DEFAULT_BUDGET
+    assert DEFAULT_BUDGET.golden_accuracy_tolerance == 0.005
+    assert DEFAULT_BUDGET.golden_size_tolerance == DEFAULT_BUDGET.golden_gzip_size_tolerance == 0.01
+    assert DEFAULT_BUDGET.golden_on_target_tolerance == 0
+    assert DEFAULT_BUDGET.min_accuracy is None and DEFAULT_BUDGET.max_size_bytes is None
+
+
+def test_merged_keeps_what_the_other_leaves_unset():
+    base = Budget(min_accuracy=0.5, max_size_bytes=10)
+    assert base.merged(Budget(max_size_bytes=20)) == Budget(min_accuracy=0.5, max_size_bytes=20)
+    assert base.merged(Budget()) == base
+
+
+# --- judging: sizes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "verdict"),
+    [(10_000, "pass"), (10_100, "pass"), (10_101, "fail"), (9_000, "improved")],
+)
+def test_size_against_golden(size, verdict):
+    rows = judge(measured(size=size), DEFAULT_BUDGET, golden())
+    assert row(rows, "size_bytes").verdict == verdict
+    assert row(rows, "size_bytes").delta == size - 10_000
+
+
+def test_gzip_size_has_its_own_tolerance():
+    budget = DEFAULT_BUDGET.merged(Budget(golden_gzip_size_tolerance=0.1))
+    rows = judge(measured(size=10_000, gzip=8_700), budget, golden())
+    assert row(rows, "gzip_size_bytes").verdict == "pass"
+    rows = judge(measured(size=10_000, gzip=8_900), budget, golden())
+    assert row(rows, "gzip_size_bytes").verdict == "fail"
+
+
+def test_absolute_size_limit_without_golden():
+    budget = Budget(max_size_bytes=5_000)
+    assert row(judge(measured(size=5_001), budget, None), "size_bytes").verdict == "fail"
+    assert row(judge(measured(size=5_000), budget, None), "size_bytes").verdict == "new"
+
+
+def test_absolute_limit_fails_even_when_smaller_than_golden():
+    rows = judge(measured(size=9_000), Budget(max_size_bytes=8_000), golden())
+    assert row(rows, "size_bytes").verdict == "fail"
+
+
+def test_off_lets_any_growth_pass():
+    budget = budget_for(parse_budget_lines(["golden_size_tolerance=off"]), "m", "int8")
+    r = row(judge(measured(size=50_000), budget, golden()), "size_bytes")
+    assert (r.verdict, r.budget_text) == ("pass", "")
+
+
+# --- judging: the metric --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "verdict"),
+    [(0.9, "pass"), (0.895, "pass"), (0.8951, "pass"), (0.8949, "fail"), (0.95, "improved")],
+)
+def test_accuracy_against_golden(value, verdict):
+    assert row(judge(measured(value=value), DEFAULT_BUDGET, golden()), "accuracy").verdict == verdict
+
+
+def test_rounding_noise_is_no_improvement():
+    rows = judge(measured(value=0.90000000001), DEFAULT_BUDGET, golden(value=0.9))
+    assert row(rows, "accuracy").verdict == "pass"
+
+
+@pytest.mark.parametrize(
+    ("value", "verdict"),
+    [(0.9, "pass"), (0.9049, "pass"), (0.9051, "fail"), (0.5, "improved")],
+)
+def test_a_lower_is_better_metric_flips_the_rules(value, verdict):
+    rows = judge(measured(value=value, higher=False, metric="loss"), DEFAULT_BUDGET, golden(name="loss"))
+    assert row(rows, "loss").verdict == verdict
+
+
+def test_min_accuracy_is_a_ceiling_when_lower_is_better():
+    budget = Budget(min_accuracy=0.3)
+    assert row(judge(measured(value=0.31, higher=False, metric="loss"), budget, None), "loss").verdict == "fail"
+    assert row(judge(measured(value=0.29, higher=False, metric="loss"), budget, None), "loss").verdict == "new"
+    assert row(judge(measured(value=0.29), budget, None), "accuracy").verdict == "fail"
+
+
+def test_a_golden_of_another_metric_is_not_compared():
+    r = row(judge(measured(value=0.1), DEFAULT_BUDGET, golden(name="auc")), "accuracy")
+    assert (r.golden, r.verdict) == (None, "new")
+
+
+@pytest.mark.parametrize(
+    ("value", "float32", "verdict"),
+    [(0.90, 0.92, "pass"), (0.89, 0.92, "fail"), (0.91, 0.92, "improved"), (0.95, 0.92, "improved")],
+)
+def test_drop_against_float32(value, float32, verdict):
+    budget = Budget(max_accuracy_drop=0.02)
+    r = row(judge(measured(value=value, float32=float32), budget, golden()), "accuracy drop vs float32")
+    assert r.verdict == verdict
+    assert r.measured == pytest.approx(float32 - value)
+
+
+def test_drop_without_float32_value_is_not_checked():
+    rows = judge(measured(float32=None), Budget(max_accuracy_drop=0.0), golden())
+    assert "accuracy drop vs float32" not in [r.metric for r in rows]
+
+
+def test_no_metric_no_metric_rows():
+    m = Measurement(size_bytes=1, gzip_size_bytes=1)
+    assert [r.metric for r in judge(m, DEFAULT_BUDGET, None)] == ["size_bytes", "gzip_size_bytes"]
+
+
+# --- judging: operators on targets ----------------------------------------------------
+
+
+def placed(on, total=10):
+    return golden(targets={"edgetpu": {"verdict": "partial", "ops_on_target": on, "ops_total": total}})
+
+
+@pytest.mark.parametrize(
+    ("on", "tolerance", "verdict"),
+    [(8, 0, "pass"), (7, 0, "fail"), (7, 1, "pass"), (6, 1, "fail"), (9, 0, "improved")],
+)
+def test_operators_on_target_against_golden(on, tolerance, verdict):
+    budget = DEFAULT_BUDGET.merged(Budget(golden_on_target_tolerance=tolerance))
+    r = row(judge(measured(on_target={"edgetpu": (on, 10)}), budget, placed(8)), "ops on edgetpu")
+    assert r.verdict == verdict
+    assert (r.golden, r.measured, r.delta) == ("8/10", f"{on}/10", on - 8)
+
+
+def test_min_on_target_is_a_fraction():
+    budget = Budget(min_on_target=0.9)
+    assert row(judge(measured(on_target={"gpu": (9, 10)}), budget, None), "ops on gpu").verdict == "new"
+    assert row(judge(measured(on_target={"gpu": (8, 10)}), budget, None), "ops on gpu").verdict == "fail"
+
+
+def test_a_target_missing_from_golden_is_new():
+    rows = judge(measured(on_target={"gpu": (1, 10)}), DEFAULT_BUDGET, placed(8))
+    assert row(rows, "ops on gpu").verdict == "new"
+
+
+# --- the table ------------------------------------------------------------------------
+
+
+def test_table_and_failures():
+    budget = DEFAULT_BUDGET.merged(Budget(max_accuracy_drop=0.02))
+    rows = judge(measured(size=11_000, value=0.95, on_target={"edgetpu": (8, 10)}), budget, placed(8))
+    text = format_rows(rows)
+    lines = text.splitlines()
+    assert lines[0].split() == ["metric", "golden", "measured", "delta", "budget", "verdict"]
+    size_line = next(line for line in lines if line.startswith("size_bytes"))
+    assert "+1000 (+10.00%)" in size_line and size_line.rstrip().endswith("fail")
+    assert "<= golden + 1%" in size_line
+    assert [r.metric for r in failures(rows)] == ["size_bytes"]
+    assert "improved" in next(line for line in lines if line.startswith("accuracy "))
+
+
+def test_measure_reads_model_evaluation_and_reports():
+    model = SimpleNamespace(size_bytes=100, gzip_size_bytes=80)
+    fidelity = SimpleNamespace(to_dict=lambda: {"agreement": 1.0})
+    evaluation = SimpleNamespace(metric="accuracy", value=0.5, higher_is_better=True, fidelity=fidelity)
+    report = SimpleNamespace(target="cpu", ops_on_target=3, ops_total=4)
+    m = measure(model, evaluation, float32_value=0.6, reports=[report])
+    assert m == Measurement(100, 80, "accuracy", 0.5, True, 0.6, {"agreement": 1.0}, {"cpu": (3, 4)})
+    assert measure(model) == Measurement(100, 80)

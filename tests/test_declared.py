@@ -1,0 +1,266 @@
+"""Declared models from a user's point of view: a model repository of its own, real
+pytest sessions, real conversions, and golden baselines on disk."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from pytest_tflite import Budget, DeclaredModel
+from pytest_tflite.budget import Budget as BudgetClass
+from pytest_tflite.errors import TFLiteError
+
+MODELS = """
+    import numpy as np
+    from pytest_tflite import Budget, DeclaredModel
+
+    X = np.random.default_rng(0).random((64, 8), dtype=np.float32)
+    WIDTH = {width}
+
+
+    def build():
+        import tf_keras as keras
+
+        keras.utils.set_random_seed(0)
+        return keras.Sequential(
+            [keras.Input((8,), name="x"), keras.layers.Dense(WIDTH, activation="relu", name="h"),
+             keras.layers.Dense(4, name="out")],
+            name="toy",
+        )
+
+
+    def evaluation():
+        # Labels from the float model itself: float32 scores 100 %, int8 close to it.
+        return X, build().predict(X, verbose=0).argmax(axis=1)
+
+
+    toy = DeclaredModel(
+        "toy",
+        source=build,
+        representative_data=X,
+        evaluation_data=evaluation,
+        modes=["float32", "int8"],
+        budget=Budget(min_accuracy={min_accuracy}),
+    )
+"""
+
+INI = "[pytest]\ntflite_targets = cpu edgetpu\n"
+IDS = [
+    "toy::test_converts[float32]",
+    "toy::test_converts[int8]",
+    "toy::test_size[float32]",
+    "toy::test_size[int8]",
+    "toy::test_accuracy[float32]",
+    "toy::test_accuracy[int8]",
+    "toy::test_compatible[float32-cpu]",
+    "toy::test_compatible[float32-edgetpu]",
+    "toy::test_compatible[int8-cpu]",
+    "toy::test_compatible[int8-edgetpu]",
+]
+
+
+@pytest.fixture
+def repo(runtime_loaded, pytester: pytest.Pytester) -> pytest.Pytester:
+    """A model repository with one declared model and two targets."""
+    pytester.makeini(INI)
+    write_models(pytester)
+    return pytester
+
+
+def write_models(pytester: pytest.Pytester, width: int = 16, min_accuracy: float = 0.5) -> None:
+    pytester.makepyfile(tflite_models=MODELS.format(width=width, min_accuracy=min_accuracy))
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("-p", "no:cacheprovider", "-rs", *args)
+
+
+def baseline(pytester: pytest.Pytester, mode: str) -> dict:
+    return json.loads((pytester.path / "golden" / "toy" / f"{mode}.json").read_text())
+
+
+def test_checks_are_generated_per_model_mode_and_target(repo):
+    result = repo.runpytest("--collect-only", "-q", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    ids = [line.split("::", 1)[1] for line in result.outlines if line.startswith("tflite_models.py::")]
+    assert ids == IDS
+
+
+def test_first_run_asks_for_baselines_update_writes_them_and_the_next_run_passes(repo):
+    first = run(repo)
+    first.assert_outcomes(passed=2, failed=7, skipped=1)
+    first.stdout.fnmatch_lines(
+        [
+            "*BaselineFailure: model 'toy', mode 'int8': no golden baseline in "
+            "*golden/toy/int8.json. Create it with pytest --tflite-update-golden "
+            "'tflite_models.py::toy::test_size[[]int8[]]', then commit *golden/toy/int8.json.",
+        ]
+    )
+    first.stdout.fnmatch_lines(["SKIPPED * the Edge TPU cannot run float32 arithmetic*"])
+    assert not (repo.path / "golden").exists()
+
+    update = run(repo, "--tflite-update-golden")
+    update.assert_outcomes(passed=9, skipped=1)
+    int8 = baseline(repo, "int8")
+    assert int8["schema_version"] == 1 and int8["model"] == "toy" and int8["mode"] == "int8"
+    assert int8["metric"]["name"] == "accuracy" and int8["float32_value"] == 1.0
+    assert set(int8["targets"]) == {"cpu", "edgetpu"}
+    assert int8["targets"]["edgetpu"]["verdict"] == "partial"
+    assert int8["op_histogram"]["FULLY_CONNECTED"] == 2
+    assert {"tensorflow", "ai_edge_litert", "pytest_tflite"} <= set(int8["versions"])
+    text = (repo.path / "golden" / "toy" / "int8.json").read_text()
+    assert text.endswith("}\n") and text == json.dumps(int8, indent=2, sort_keys=True) + "\n"
+    assert sorted(p.name for p in (repo.path / "golden" / "toy").iterdir()) == ["float32.json", "int8.json"]
+
+    run(repo).assert_outcomes(passed=9, skipped=1)
+
+
+def test_an_update_that_changes_nothing_rewrites_nothing(repo):
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    path = repo.path / "golden" / "toy" / "int8.json"
+    before = path.stat()
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    after = path.stat()
+    assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
+
+
+def test_a_model_that_grows_fails_with_a_table_and_one_that_shrinks_passes(repo):
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    write_models(repo, width=64)
+    grown = run(repo, "-k", "test_size")
+    grown.assert_outcomes(failed=2)
+    grown.stdout.fnmatch_lines(
+        [
+            "*BaselineFailure: model 'toy', mode 'float32': worse than its golden baseline or "
+            "over budget: size_bytes, gzip_size_bytes. If the change is intended*",
+            "*metric*golden*measured*delta*budget*verdict*",
+            "*size_bytes*<= golden + 1%*fail*",
+        ]
+    )
+    write_models(repo, width=8)
+    smaller = run(repo, "-k", "test_size", "-v")
+    smaller.assert_outcomes(passed=2)
+
+
+def test_an_update_refuses_a_value_that_breaks_a_budget(repo):
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    before = (repo.path / "golden" / "toy" / "int8.json").read_text()
+    write_models(repo, min_accuracy=1.01)
+    refused = run(repo, "--tflite-update-golden", "-k", "test_accuracy")
+    refused.assert_outcomes(failed=2)
+    refused.stdout.fnmatch_lines(
+        ["*refusing to record a baseline that breaks its budget (accuracy). Updating baselines never loosens a gate*"]
+    )
+    assert (repo.path / "golden" / "toy" / "int8.json").read_text() == before
+
+
+def test_a_damaged_baseline_fails_its_tests_only_and_is_left_alone(repo):
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    damaged = repo.path / "golden" / "toy" / "int8.json"
+    damaged.write_text('{"schema_version": 1, "size_bytes": ')
+    result = run(repo)
+    result.assert_outcomes(passed=5, failed=4, skipped=1)
+    result.stdout.fnmatch_lines(["*GoldenError*golden/toy/int8.json*"])
+    assert damaged.read_text() == '{"schema_version": 1, "size_bytes": '
+    damaged.write_text(json.dumps({"schema_version": 99}))
+    result = run(repo, "-k", "int8 and test_size")
+    result.stdout.fnmatch_lines(["*GoldenError*int8.json*schema*99*"])
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    assert baseline(repo, "int8")["schema_version"] == 1
+
+
+def test_measurements_reach_the_junit_report(repo):
+    run(repo, "--tflite-update-golden", f"--junitxml={repo.path / 'report.xml'}")
+    cases = {c.get("name"): c for c in ET.parse(repo.path / "report.xml").getroot().iter("testcase")}
+    props = {p.get("name"): p.get("value") for p in cases["test_accuracy[int8]"].iter("property")}
+    assert float(props["tflite_accuracy"]) == pytest.approx(baseline(repo, "int8")["metric"]["value"])
+    assert int(props["tflite_size_bytes"]) == baseline(repo, "int8")["size_bytes"]
+    assert "tflite_fidelity_sqnr_db" in props
+    placement = {p.get("name"): p.get("value") for p in cases["test_compatible[int8-edgetpu]"].iter("property")}
+    assert placement["tflite_edgetpu_verdict"] == "partial"
+
+
+def test_baselines_no_test_used_are_listed_after_a_full_run(repo):
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    gone = repo.path / "golden" / "retired" / "int8.json"
+    gone.parent.mkdir()
+    gone.write_text(json.dumps({"schema_version": 1}))
+    result = run(repo)
+    result.stdout.fnmatch_lines(
+        ["tflite: 1 golden baseline(s) no test used (a model or mode that is gone?):", "  golden/retired/int8.json"]
+    )
+    narrowed = run(repo, "-k", "test_size")
+    narrowed.stdout.no_fnmatch_line("*no test used*")
+
+
+def test_ini_budgets_override_the_declared_ones(repo):
+    repo.makeini(INI + "tflite_budgets =\n    toy/int8: max_size_bytes=100\n")
+    run(repo, "--tflite-update-golden", "-k", "test_size and float32").assert_outcomes(passed=1)
+    refused = run(repo, "--tflite-update-golden", "-k", "test_size and int8")
+    refused.assert_outcomes(failed=1)
+    refused.stdout.fnmatch_lines(["*size_bytes*<= 100*fail*"])
+
+
+def test_a_bad_budget_line_is_a_usage_error(repo):
+    repo.makeini(INI + "tflite_budgets =\n    int8: max_sise_bytes=1\n")
+    result = run(repo)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini tflite_budgets:*max_sise_bytes*"])
+
+
+def test_two_xdist_workers_record_one_baseline_together(repo):
+    result = repo.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "--tflite-update-golden", "-k", "test_compatible and int8"
+    )
+    result.assert_outcomes(passed=2)
+    assert set(baseline(repo, "int8")["targets"]) == {"cpu", "edgetpu"}
+    rerun = repo.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-k", "test_compatible and int8")
+    rerun.assert_outcomes(passed=2)
+
+
+# --- the declaration itself ---------------------------------------------------------------
+
+
+def test_a_declaration_needs_a_name_and_budget_objects():
+    with pytest.raises(TFLiteError, match="needs a name"):
+        DeclaredModel("", source=None)
+    with pytest.raises(TFLiteError, match="budgets must be Budget objects, not dict"):
+        DeclaredModel("m", source=None, budgets={"int8": {"min_accuracy": 0.9}})
+
+
+def test_per_mode_budgets_override_the_model_budget():
+    declared = DeclaredModel(
+        "m", source=None, budget=Budget(min_accuracy=0.9, max_size_bytes=1000),
+        budgets={"int8": Budget(min_accuracy=0.85)},
+    )
+    assert declared.budget_for("int8") == BudgetClass(min_accuracy=0.85, max_size_bytes=1000)
+    assert declared.budget_for("float16") == BudgetClass(min_accuracy=0.9, max_size_bytes=1000)
+
+
+def test_factories_are_called_once_and_models_are_not():
+    calls = []
+
+    def make():
+        calls.append(1)
+        return "made"
+
+    declared = DeclaredModel("m", source=make, evaluation_data=lambda: calls.append(2) or "data")
+    assert declared.resolved("source") == "made" and declared.resolved("source") == "made"
+    assert declared.resolved("evaluation_data") == "data"
+    assert calls == [1, 2]
+    keep = DeclaredModel("m", source=None, representative_data=make)
+    assert keep.resolved("representative_data") is make  # calibration takes functions itself
+
+
+def test_duplicate_names_in_one_module_are_refused(repo):
+    repo.makepyfile(
+        tflite_models="""
+        from pytest_tflite import DeclaredModel
+        a = DeclaredModel("same", source=None)
+        b = DeclaredModel("same", source=None)
+        """
+    )
+    result = run(repo, "--collect-only")
+    result.stdout.fnmatch_lines(["*declares more than one model called same*"])
+

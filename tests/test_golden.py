@@ -1,0 +1,303 @@
+"""Golden baselines: stable text, clear errors, atomic and merged updates, even from
+several processes at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from pytest_tflite import golden
+from pytest_tflite.budget import Measurement
+from pytest_tflite.errors import GoldenError
+from pytest_tflite.golden import (
+    SCHEMA_VERSION,
+    dump,
+    golden_path,
+    lock_path,
+    read_golden,
+    record,
+    stale_baselines,
+    update_golden,
+    version_differences,
+)
+
+VERSIONS = {"tensorflow": "2.21.0", "ai_edge_litert": "2.3.0", "pytest_tflite": "0.1.0"}
+
+
+def baseline(**extra):
+    return {"schema_version": SCHEMA_VERSION, "model": "net", "mode": "int8", "size_bytes": 100, **extra}
+
+
+# --- paths ----------------------------------------------------------------------------
+
+
+def test_one_file_per_model_and_mode(tmp_path):
+    assert golden_path(tmp_path, "net", "int8") == tmp_path / "net" / "int8.json"
+
+
+@pytest.mark.parametrize(
+    ("model", "folder"),
+    [
+        ("a/b c", "a_b_c"),
+        ("..", "_.."),
+        (".hidden", "_.hidden"),
+        ("", "_"),
+        ("x:y\\z", "x_y_z"),
+        ("ok-1.2_+", "ok-1.2_+"),
+    ],
+)
+def test_names_are_made_safe(tmp_path, model, folder):
+    path = golden_path(tmp_path, model, "int8")
+    assert path == tmp_path / folder / "int8.json"
+    assert path.parent.parent == tmp_path
+
+
+# --- the text -------------------------------------------------------------------------
+
+
+def test_dump_is_sorted_indented_and_ends_with_a_newline():
+    text = dump({"b": 1, "a": {"d": 2, "c": 3}})
+    assert text == '{\n  "a": {\n    "c": 3,\n    "d": 2\n  },\n  "b": 1\n}\n'
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        (1 / 3, 0.333333),
+        (123456789.123, 123457000.0),
+        (3.14159265e-7, 3.14159e-7),
+        (-0.0, 0.0),
+        (np.float32(0.1), 0.1),
+        (np.int64(7), 7),
+        (np.bool_(True), True),
+        (2, 2),
+    ],
+)
+def test_numbers_are_rounded_to_six_significant_digits(value, stored):
+    loaded = json.loads(dump({"v": value}))["v"]
+    assert loaded == stored and type(loaded) is type(stored)
+
+
+def test_dump_is_stable_when_read_back():
+    data = {"x": [1 / 7, 2 / 3], "y": {"z": 1e-9 / 3}}
+    once = dump(data)
+    assert dump(json.loads(once)) == once
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), np.float32("-inf")])
+def test_non_finite_values_are_refused(bad):
+    with pytest.raises(GoldenError, match=r"at fidelity\.sqnr_db"):
+        dump({"fidelity": {"sqnr_db": bad}})
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def test_missing_file_is_none(tmp_path):
+    assert read_golden(tmp_path / "net" / "int8.json") is None
+
+
+def test_reads_what_was_written(tmp_path):
+    path = golden_path(tmp_path, "net", "int8")
+    assert update_golden(path, baseline())
+    assert read_golden(path) == baseline()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"schema_version": 1,', "is not valid JSON"),
+        ("[1, 2]", "holds a JSON list, not an object"),
+        ('{"model": "net"}', "has no schema_version"),
+        ('{"schema_version": 99}', "has schema version 99; this pytest-tflite reads version 1"),
+    ],
+)
+def test_unreadable_baselines_name_the_path_and_the_fix(tmp_path, text, message):
+    path = tmp_path / "net" / "int8.json"
+    path.parent.mkdir()
+    path.write_text(text)
+    with pytest.raises(GoldenError, match=message) as info:
+        read_golden(path)
+    assert str(path) in str(info.value)
+    assert "--tflite-update-golden" in str(info.value)
+
+
+# --- updating -------------------------------------------------------------------------
+
+
+def test_an_unchanged_file_is_not_rewritten(tmp_path):
+    path = golden_path(tmp_path, "net", "int8")
+    assert update_golden(path, baseline(value=0.5))
+    before = os.stat(path)
+    time.sleep(0.01)
+    assert not update_golden(path, baseline(value=0.5000000001))  # equal once rounded
+    after = os.stat(path)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_a_change_is_written(tmp_path):
+    path = golden_path(tmp_path, "net", "int8")
+    update_golden(path, baseline())
+    before = os.stat(path).st_ino
+    assert update_golden(path, {"size_bytes": 120})
+    assert read_golden(path)["size_bytes"] == 120
+    assert os.stat(path).st_ino != before  # replaced by a rename, not rewritten in place
+
+
+def test_targets_merge_and_other_sections_are_replaced(tmp_path):
+    path = golden_path(tmp_path, "net", "int8")
+    update_golden(path, baseline(op_histogram={"CONV_2D": 3, "FULLY_CONNECTED": 1},
+                                 targets={"cpu": {"ops_on_target": 4}}))
+    update_golden(path, {"op_histogram": {"CONV_2D": 3}, "targets": {"edgetpu": {"ops_on_target": 2}}})
+    data = read_golden(path)
+    assert data["op_histogram"] == {"CONV_2D": 3}
+    assert data["targets"] == {"cpu": {"ops_on_target": 4}, "edgetpu": {"ops_on_target": 2}}
+    assert data["size_bytes"] == 100
+
+
+def test_a_new_file_gets_the_schema_version(tmp_path):
+    path = golden_path(tmp_path, "net", "int8")
+    update_golden(path, {"size_bytes": 1})
+    assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
+
+
+def test_an_unreadable_file_is_kept_unless_discarded(tmp_path):
+    path = golden_path(tmp_path, "net", "int8")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    with pytest.raises(GoldenError, match="is not valid JSON"):
+        update_golden(path, baseline())
+    assert path.read_text() == "{not json"
+    assert update_golden(path, baseline(), discard_invalid=True)
+    assert read_golden(path) == baseline()
+
+
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    path = golden_path(tmp_path, "net", "int8")
+    update_golden(path, baseline())
+    old = path.read_text()
+
+    def broken_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("pytest_tflite.atomicfile.os.fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        update_golden(path, {"size_bytes": 999})
+    assert path.read_text() == old
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_the_lock_stays_out_of_the_golden_folder(tmp_path):
+    path = golden_path(tmp_path, "net", "int8")
+    update_golden(path, baseline())
+    assert not lock_path(path).is_relative_to(tmp_path)
+    assert lock_path(path) == lock_path(tmp_path / "net" / "." / "int8.json")  # one per file
+    assert lock_path(path) != lock_path(golden_path(tmp_path, "net", "float32"))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["int8.json"]
+    assert stale_baselines(tmp_path, set()) == [path]
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    from pytest_tflite.golden import update_golden
+    path, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    for i in range(count):
+        update_golden(path, {"targets": {f"{name}_{i}": {"ops_on_target": i}}, "last": name})
+    """
+)
+
+
+def test_concurrent_updates_all_land(tmp_path):
+    path = golden_path(tmp_path, "net", "int8")
+    update_golden(path, baseline())
+    count = 40
+    workers = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(path), name, str(count)])
+        for name in ("cpu", "edgetpu")
+    ]
+    reads = 0
+    while any(w.poll() is None for w in workers):
+        assert read_golden(path)["schema_version"] == SCHEMA_VERSION  # always whole
+        reads += 1
+    assert [w.returncode for w in workers] == [0, 0]
+    data = read_golden(path)
+    expected = {f"{name}_{i}" for name in ("cpu", "edgetpu") for i in range(count)}
+    assert set(data["targets"]) == expected
+    assert data["size_bytes"] == 100
+    assert reads > 0
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+# --- recording and reporting ----------------------------------------------------------
+
+
+def test_record_holds_what_was_measured_and_no_budget():
+    m = Measurement(
+        size_bytes=3056, gzip_size_bytes=2076, metric="accuracy", value=0.75, float32_value=0.8,
+        fidelity={"agreement": 0.9, "sqnr_db": 30.123456789},
+    )
+    report = SimpleNamespace(target="edgetpu", verdict="partial", ops_on_target=2, ops_total=3)
+    data = record("net", "int8", m, op_histogram={"FULLY_CONNECTED": 2}, targets=[report], versions=VERSIONS)
+    assert data == {
+        "schema_version": SCHEMA_VERSION,
+        "model": "net",
+        "mode": "int8",
+        "versions": VERSIONS,
+        "size_bytes": 3056,
+        "gzip_size_bytes": 2076,
+        "metric": {"name": "accuracy", "value": 0.75, "higher_is_better": True},
+        "float32_value": 0.8,
+        "fidelity": {"agreement": 0.9, "sqnr_db": 30.123456789},
+        "op_histogram": {"FULLY_CONNECTED": 2},
+        "targets": {"edgetpu": {"verdict": "partial", "ops_on_target": 2, "ops_total": 3}},
+    }
+    assert not any("budget" in key or "tolerance" in key for key in json.loads(dump(data)))
+
+
+def test_record_of_placement_alone_keeps_the_measurements(tmp_path):
+    path = golden_path(tmp_path, "net", "int8")
+    m = Measurement(size_bytes=10, gzip_size_bytes=8, metric="accuracy", value=0.5)
+    update_golden(path, record("net", "int8", m, versions=VERSIONS))
+    report = SimpleNamespace(target="cpu", verdict="compatible", ops_on_target=3, ops_total=3)
+    update_golden(path, record("net", "int8", targets=[report], versions=VERSIONS))
+    data = read_golden(path)
+    assert data["metric"]["value"] == 0.5 and data["targets"]["cpu"]["ops_total"] == 3
+
+
+def test_current_versions_name_the_toolchain():
+    versions = golden.current_versions()
+    assert set(versions) == {"tensorflow", "ai_edge_litert", "pytest_tflite"}
+    assert versions["pytest_tflite"] == __import__("pytest_tflite").__version__
+
+
+def test_version_differences():
+    recorded = {"versions": {"tensorflow": "2.20.0", "ai_edge_litert": "2.3.0", "old_tool": "1"}}
+    current = {"tensorflow": "2.21.0", "ai_edge_litert": "2.3.0"}
+    assert version_differences(recorded, current) == [
+        "old_tool: golden 1, running not installed",
+        "tensorflow: golden 2.20.0, running 2.21.0",
+    ]
+    assert version_differences({"schema_version": 1}, current) == []
+    assert version_differences(None, current) == []
+
+
+def test_stale_baselines(tmp_path):
+    used = golden_path(tmp_path, "net", "int8")
+    unused = golden_path(tmp_path, "old_net", "float16")
+    for path in (used, unused):
+        update_golden(path, baseline())
+    (tmp_path / "net" / "notes.txt").write_text("not a baseline")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x.json").write_text("{}")
+    assert stale_baselines(tmp_path, {used}) == [unused]
+    assert stale_baselines(tmp_path, {used, unused}) == []
+    assert stale_baselines(tmp_path / "missing", set()) == []
