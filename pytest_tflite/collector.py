@@ -47,10 +47,10 @@ class StandardChecks:
 
     declared: DeclaredModel
 
-    def test_converts(self, tflite_mode: Any, tflite_session: Any, record_property: Any) -> None:
+    def test_converts(self, tflite_mode: Any, tflite_session: Any, request: Any) -> None:
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         model.runner  # noqa: B018 - loading it in the interpreter is the check
-        _record(record_property, measure.properties(model))
+        request.node.user_properties.extend(measure.properties(model).items())
 
     def test_size(self, tflite_mode: Any, tflite_session: Any, tflite_gate: Any, request: Any) -> None:
         model = _converted(tflite_session, self.declared, tflite_mode.name)
@@ -89,8 +89,7 @@ def _judge(request: Any, gate: Any, declared: DeclaredModel, model: Any, part: s
     evaluated = measured.pop("evaluated", None)
     reports = measured.pop("reports", [])
     figures = measure.measurement(session, declared, model, evaluated=evaluated, reports=reports)
-    props = measure.properties(model, evaluated, reports)
-    _record(request.node.user_properties.append, props, pairs=True)
+    request.node.user_properties.extend(measure.properties(model, evaluated, reports).items())
     mode = model.mode
     session.used_golden.add(str(gate.path(declared.name, mode)))
     gate.check(
@@ -103,8 +102,3 @@ def _judge(request: Any, gate: Any, declared: DeclaredModel, model: Any, part: s
         reports=reports,
         **measured,
     )
-
-
-def _record(record: Any, values: dict[str, Any], *, pairs: bool = False) -> None:
-    for name, value in values.items():
-        record((name, value)) if pairs else record(name, value)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .datasets import take_training_set
 from .errors import DatasetError, EvaluationError
+from .runtime import plain_name
 from .sources import InputSpec
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def input_specs(model: TFLiteModel) -> list[InputSpec]:
     float whatever the model's input type), any batch size, in the source's input order."""
     specs = [
         InputSpec(
-            _plain_name(t.name),
+            plain_name(t.name),
             (None, *(d if d >= 0 else None for d in t.shape_signature[1:])),
             "float32",
         )
@@ -205,7 +206,7 @@ def _predict(
     model: TFLiteModel, dataset: TrainingSet, specs: Sequence[InputSpec], batch_size: int
 ) -> Outputs:
     names = [s.name for s in specs]
-    model_names = sorted(_plain_name(t.name) for t in model.inputs)
+    model_names = sorted(plain_name(t.name) for t in model.inputs)
     x: Any
     if sorted(names) == model_names:
         x = dict(zip(names, dataset.x))  # by name: the interpreter's input order cannot matter
@@ -306,8 +307,3 @@ def _as_list(outputs: Outputs) -> list[np.ndarray]:
     if isinstance(outputs, (list, tuple)):
         return [np.asarray(o) for o in outputs]
     return [np.asarray(outputs)]
-
-
-def _plain_name(name: str) -> str:
-    """'serving_default_x:0' -> 'x', the name the source model gave the input."""
-    return name.split(":")[0].removeprefix("serving_default_")

@@ -91,7 +91,7 @@ class Runner:
             try:
                 self.interpreter.set_tensor(detail["index"], quantize(array, detail))
             except ValueError as exc:
-                problem = f"the LiteRT interpreter rejected the data for input {_plain_name(detail['name'])!r}"
+                problem = f"the LiteRT interpreter rejected the data for input {plain_name(detail['name'])!r}"
                 raise self._failure(problem, exc) from exc
 
     def _fit(self, arrays: list[np.ndarray]) -> None:
@@ -130,8 +130,8 @@ class Runner:
     def _input_arrays(self, x: Any) -> list[np.ndarray]:
         details = self._inputs()
         if isinstance(x, Mapping):
-            by_name = {_plain_name(d["name"]): d for d in details}
-            arrays = [x[k] for k in (_plain_name(d["name"]) for d in details) if k in x]
+            by_name = {plain_name(d["name"]): d for d in details}
+            arrays = [x[k] for k in (plain_name(d["name"]) for d in details) if k in x]
             if len(arrays) != len(details):
                 raise self._failure(
                     f"predict() got inputs {sorted(x)} but the model's inputs are {sorted(by_name)}"
@@ -160,7 +160,7 @@ class Runner:
         model with inputs a, b can become b, a); a list follows the definition.
         """
         order = self.model.input_names
-        names = [_plain_name(d["name"]) for d in details]
+        names = [plain_name(d["name"]) for d in details]
         if not order or len(order) != len(arrays) or sorted(order) != sorted(names):
             return arrays
         by_name = dict(zip(order, arrays))
@@ -175,7 +175,7 @@ class Runner:
         if len(actual) != len(expected) or any(e >= 0 and e != a for e, a in zip(expected, actual)):
             shown = tuple("?" if e < 0 else e for e in expected)
             raise self._failure(
-                f"input {_plain_name(detail['name'])!r} takes samples of shape {shown}, "
+                f"input {plain_name(detail['name'])!r} takes samples of shape {shown}, "
                 f"but predict() got an array of shape {given}",
                 hint="Reshape the data to (batch, *sample shape)",
             )
@@ -214,7 +214,7 @@ def dequantize(array: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
     return np.array(array, copy=True)
 
 
-def _plain_name(name: str) -> str:
+def plain_name(name: str) -> str:
     """'serving_default_x:0' -> 'x', the name a user gave the input."""
     name = name.split(":")[0]
     return name.removeprefix("serving_default_")
