@@ -64,27 +64,12 @@ class Gate:
     ) -> Outcome:
         """Judge ``part`` of ``measurement``; record it instead when updating."""
         path = self.path(model, mode)
-        if self.update:
-            return self._record(model, mode, measurement, part, budget, path, op_histogram, reports)
-        golden = read_golden(path)
-        rows = tuple(_part(judge(measurement, budget, golden), part))
-        problems = [row for row in rows if row.verdict in (FAIL, NEW)]
-        if problems:
-            raise _failure(model, mode, rows, golden, path, nodeid)
-        return Outcome(rows, path)
-
-    def _record(
-        self,
-        model: str,
-        mode: str | None,
-        measurement: Measurement,
-        part: str,
-        budget: Budget,
-        path: Path,
-        op_histogram: Mapping[str, int] | None,
-        reports: Iterable[Any],
-    ) -> Outcome:
-        reports = list(reports)
+        if not self.update:
+            golden = read_golden(path)
+            rows = tuple(_part(judge(measurement, budget, golden), part))
+            if any(row.verdict in (FAIL, NEW) for row in rows):
+                raise _failure(model, mode, rows, golden, path, nodeid)
+            return Outcome(rows, path)
         rows = tuple(_part(judge(measurement, budget, None), part))
         broken = [row for row in rows if row.verdict == FAIL]
         if broken:
@@ -96,17 +81,29 @@ class Gate:
                 "budget in code or in the tflite_budgets ini key on purpose",
                 detail=format_rows(rows),
             )
-        changes = record(
-            model,
-            mode,
-            measurement if part in (SIZE, METRIC) else None,
-            op_histogram=op_histogram,
-            targets=reports if part == PLACEMENT else (),
-        )
-        if part == SIZE:
-            changes = {k: v for k, v in changes.items() if k not in ("metric", "float32_value", "fidelity")}
-        written = update_golden(path, changes, discard_invalid=True)
-        return Outcome(rows, path, written)
+        changes = _changes(model, mode, measurement, part, op_histogram, list(reports))
+        return Outcome(rows, path, update_golden(path, changes, discard_invalid=True))
+
+
+def _changes(
+    model: str,
+    mode: str | None,
+    measurement: Measurement,
+    part: str,
+    op_histogram: Mapping[str, int] | None,
+    reports: list[Any],
+) -> dict[str, Any]:
+    """What one check records: its own part, so other checks' values stay as they are."""
+    changes = record(
+        model,
+        mode,
+        measurement if part in (SIZE, METRIC) else None,
+        op_histogram=op_histogram,
+        targets=reports if part == PLACEMENT else (),
+    )
+    if part == SIZE:
+        changes = {k: v for k, v in changes.items() if k not in ("metric", "float32_value", "fidelity")}
+    return changes
 
 
 def _part(rows: Iterable[Row], part: str) -> list[Row]:
