@@ -128,9 +128,12 @@ def parse_budget_line(line: str) -> tuple[str, Budget]:
     return scope, Budget(**values)
 
 
-def budget_for(scopes: Mapping[str, Budget], model: str, mode: str | None) -> Budget:
-    """``DEFAULT_BUDGET``, then ``*``, the mode, the model, ``model/mode``: most specific wins."""
-    budget = DEFAULT_BUDGET
+def budget_for(
+    scopes: Mapping[str, Budget], model: str, mode: str | None, base: Budget = DEFAULT_BUDGET
+) -> Budget:
+    """``base`` (the defaults, or the defaults with a model's declared budget), then ``*``,
+    the mode, the model, ``model/mode``: most specific wins."""
+    budget = base
     for scope in (DEFAULT_SCOPE, mode, model, f"{model}/{mode}"):
         if scope is not None and scope in scopes:
             budget = budget.merged(scopes[scope])

@@ -91,7 +91,6 @@ def _judge(request: Any, gate: Any, declared: DeclaredModel, model: Any, part: s
     figures = measure.measurement(session, declared, model, evaluated=evaluated, reports=reports)
     request.node.user_properties.extend(measure.properties(model, evaluated, reports).items())
     mode = model.mode
-    session.used_golden.add(str(gate.path(declared.name, mode)))
     gate.check(
         declared.name,
         mode,

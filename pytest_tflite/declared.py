@@ -59,6 +59,8 @@ class DeclaredModel:
             if isinstance(value, str):
                 object.__setattr__(self, label, (value,))
         object.__setattr__(self, "budgets", MappingProxyType(dict(self.budgets)))
+        if self.metric is not None:
+            object.__setattr__(self, "metric", _metric(self.metric, self.name))
         unknown = [b for b in (self.budget, *self.budgets.values()) if b is not None and not isinstance(b, Budget)]
         if unknown:
             raise TFLiteError(
@@ -81,6 +83,21 @@ class DeclaredModel:
             if field not in cache:
                 cache[field] = _call_if_factory(getattr(self, field), self.name, field)
             return cache[field]
+
+
+def _metric(metric: Any, model: str) -> Metric:
+    """A Metric, or a plain ``fn(outputs, labels)`` named after the function (higher is better)."""
+    from .evaluate import Metric
+
+    if isinstance(metric, Metric):
+        return metric
+    if callable(metric):
+        return Metric(getattr(metric, "__name__", "metric"), metric)
+    raise TFLiteError(
+        f"metric must be a Metric or a function of (outputs, labels), not {type(metric).__name__}",
+        source=model,
+        hint="Write metric=Metric('mae', mean_abs_error, higher_is_better=False)",
+    )
 
 
 def _call_if_factory(value: Any, model: str, field: str) -> Any:

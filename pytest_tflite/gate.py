@@ -19,6 +19,14 @@ from .golden import UPDATE_OPTION, current_versions, golden_path, read_golden, r
 
 SIZE, METRIC, PLACEMENT = "size", "metric", "placement"
 _SIZE_ROWS = ("size_bytes", "gzip_size_bytes")
+_OWNED = {
+    SIZE: ("size_bytes", "gzip_size_bytes", "op_histogram"),
+    METRIC: ("metric", "float32_value", "fidelity"),
+    PLACEMENT: ("targets",),
+}
+"""The baseline keys each check records: only what it judged, so an update can never
+slip in a value another check refused."""
+_ALWAYS = ("schema_version", "model", "mode", "versions")
 
 
 class BaselineFailure(TFLiteError, AssertionError):
@@ -44,8 +52,7 @@ class Gate:
 
     def budget(self, model: str, mode: str | None, declared: Budget | None = None) -> Budget:
         """Defaults, then the model's declared budget, then the ini scopes (most specific last)."""
-        base = DEFAULT_BUDGET.merged(declared or Budget())
-        return base.merged(budget_for(self.budgets, model, mode))
+        return budget_for(self.budgets, model, mode, base=DEFAULT_BUDGET.merged(declared or Budget()))
 
     def path(self, model: str, mode: str | None) -> Path:
         return golden_path(self.golden_dir, model, mode)
@@ -101,9 +108,7 @@ def _changes(
         op_histogram=op_histogram,
         targets=reports if part == PLACEMENT else (),
     )
-    if part == SIZE:
-        changes = {k: v for k, v in changes.items() if k not in ("metric", "float32_value", "fidelity")}
-    return changes
+    return {k: v for k, v in changes.items() if k in _ALWAYS or k in _OWNED[part]}
 
 
 def _part(rows: Iterable[Row], part: str) -> list[Row]:
@@ -124,6 +129,7 @@ def _failure(
     path: Path, nodeid: str,
 ) -> BaselineFailure:
     command = f"pytest {UPDATE_OPTION} '{nodeid}'"
+    path = _shown(path)
     failed = [row for row in rows if row.verdict == FAIL]
     missing = [row for row in rows if row.verdict == NEW]
     if failed:
@@ -141,3 +147,11 @@ def _failure(
     if versions:
         detail += "\n\nversions differ from the baseline's:\n" + "\n".join(versions)
     return BaselineFailure(problem, source=model, mode=mode, hint=hint, detail=detail)
+
+
+def _shown(path: Path) -> Path:
+    """The path as the user typed it: relative to where pytest runs, when it is below it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path

@@ -186,6 +186,19 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         tflite_session_of(items[0].config).deselected = True
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Note the baselines the selected checks of declared models stand for, whatever
+    becomes of them (a failed conversion still uses its baseline)."""
+    session = tflite_session_of(config)
+    for item in items:
+        declared = getattr(getattr(item, "cls", None), "declared", None)
+        callspec = getattr(item, "callspec", None)
+        mode = callspec.params.get("tflite_mode") if callspec else None
+        if declared is not None and isinstance(mode, str):
+            session.used_golden.add(str(session.gate.path(declared.name, mode)))
+
+
 def _cache_dir(config: pytest.Config) -> Path | None:
     if config.getoption("tflite_no_cache"):
         return None
@@ -339,14 +352,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 WORKER_STATS_KEY = "tflite_conversion_stats"
 WORKER_GOLDEN_KEY = "tflite_used_golden"
+WORKER_DESELECTED_KEY = "tflite_deselected"
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    tflite = tflite_session_of(session.config)
+    tflite.stopped_early = bool(session.shouldfail or session.shouldstop) or (
+        exitstatus == pytest.ExitCode.INTERRUPTED
+    )
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
-        tflite = tflite_session_of(session.config)
         workeroutput[WORKER_STATS_KEY] = tflite.conversion_stats
         workeroutput[WORKER_GOLDEN_KEY] = sorted(tflite.used_golden)
+        workeroutput[WORKER_DESELECTED_KEY] = tflite.deselected
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -357,6 +375,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     if output.get(WORKER_STATS_KEY):
         session.add_worker_stats(output[WORKER_STATS_KEY])
     session.used_golden.update(output.get(WORKER_GOLDEN_KEY, ()))
+    session.deselected |= bool(output.get(WORKER_DESELECTED_KEY))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -372,15 +391,18 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def _stale_lines(config: pytest.Config) -> list[str]:
-    """Baselines no test used, after a full run (nothing deselected, every mode)."""
+    """Baselines no test used, after a full run: nothing deselected or picked by node id
+    or file, every mode, and not stopped early."""
     from .golden import stale_baselines
     from .modes import mode_names
 
     session = tflite_session_of(config)
     full = (
         not session.deselected
+        and not session.stopped_early
         and not config.getoption("keyword")
         and not config.getoption("markexpr")
+        and not any("::" in arg or Path(arg).is_file() for arg in config.args)
         and _shown(session.selected_modes, []) == ", ".join(mode_names())
     )
     if not full or not session.used_golden or getattr(config, "workerinput", None) is not None:

@@ -45,6 +45,7 @@ class TFLiteSession:
         self.used_golden: set[str] = set()
         """Baselines the checks of this run looked at (for the stale listing)."""
         self.deselected = False
+        self.stopped_early = False
 
     @property
     def converter(self) -> Converter:

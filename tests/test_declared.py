@@ -190,8 +190,17 @@ def test_baselines_no_test_used_are_listed_after_a_full_run(repo):
     result.stdout.fnmatch_lines(
         ["tflite: 1 golden baseline(s) no test used (a model or mode that is gone?):", "  golden/retired/int8.json"]
     )
-    narrowed = run(repo, "-k", "test_size")
-    narrowed.stdout.no_fnmatch_line("*no test used*")
+    for narrowing in (("-k", "test_size"), ("tflite_models.py::toy",), ("-x", "--tflite-golden-dir", "other")):
+        run(repo, *narrowing).stdout.no_fnmatch_line("*no test used*")
+
+
+def test_an_update_records_only_what_its_check_judged(repo):
+    repo.makeini(INI + "tflite_budgets =\n    toy/int8: max_size_bytes=100\n")
+    result = run(repo, "--tflite-update-golden", "-k", "int8")
+    result.assert_outcomes(passed=4, failed=1)  # test_size refuses; accuracy and placement record
+    recorded = baseline(repo, "int8")
+    assert "size_bytes" not in recorded and "gzip_size_bytes" not in recorded
+    assert recorded["metric"]["name"] == "accuracy" and set(recorded["targets"]) == {"cpu", "edgetpu"}
 
 
 def test_ini_budgets_override_the_declared_ones(repo):
@@ -236,6 +245,28 @@ def test_per_mode_budgets_override_the_model_budget():
     )
     assert declared.budget_for("int8") == BudgetClass(min_accuracy=0.85, max_size_bytes=1000)
     assert declared.budget_for("float16") == BudgetClass(min_accuracy=0.9, max_size_bytes=1000)
+
+
+def test_declared_golden_tolerances_survive_the_defaults(tmp_path):
+    from pytest_tflite.budget import parse_budget_lines
+    from pytest_tflite.gate import Gate
+
+    declared = Budget(golden_size_tolerance=0.05, golden_accuracy_tolerance=0.02, golden_on_target_tolerance=3)
+    gate = Gate(tmp_path, budgets=parse_budget_lines(["int8: golden_on_target_tolerance=1"]))
+    budget = gate.budget("m", "int8", declared)
+    assert (budget.golden_size_tolerance, budget.golden_accuracy_tolerance) == (0.05, 0.02)
+    assert budget.golden_on_target_tolerance == 1  # the ini scope is more specific
+    assert gate.budget("m", "float16").golden_size_tolerance == 0.01  # the documented default
+
+
+def test_a_plain_function_is_a_metric_named_after_it():
+    def mean_score(outputs, labels):
+        return 0.5
+
+    declared = DeclaredModel("m", source=None, metric=mean_score)
+    assert declared.metric.name == "mean_score" and declared.metric.higher_is_better
+    with pytest.raises(TFLiteError, match="metric must be a Metric or a function"):
+        DeclaredModel("m", source=None, metric="accuracy")
 
 
 def test_factories_are_called_once_and_models_are_not():
