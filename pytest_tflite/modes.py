@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ModeError
+from .names import Registry
 
 CALIBRATION_SAMPLES = 100
 """Representative samples the integer modes calibrate with unless told otherwise
@@ -157,41 +158,27 @@ def _int16x8(converter: Any, tf: Any, options: Mapping[str, Any]) -> None:
     converter.target_spec.supported_ops = ops
 
 
-_REGISTRY: dict[str, Mode] = {}
+_MODES: Registry[Mode] = Registry("quantization mode", "modes", Mode, ModeError)
+_REGISTRY = _MODES.items
 
 
 def register_mode(mode: Mode, *, replace: bool = False) -> Mode:
     """Add a mode to the registry, so ``--tflite-mode`` and markers can name it."""
-    if mode.name in _REGISTRY and not replace:
-        raise ModeError(
-            "a mode with this name is already registered",
-            mode=mode.name,
-            hint="Pick another name, or pass replace=True to redefine it on purpose",
-        )
-    _REGISTRY[mode.name] = mode
-    return mode
+    return _MODES.register(mode, replace=replace)
 
 
 def get_mode(mode: str | Mode) -> Mode:
     """The registered mode of that name (a :class:`Mode` is returned as is)."""
-    if isinstance(mode, Mode):
-        return mode
-    try:
-        return _REGISTRY[mode]
-    except (KeyError, TypeError):
-        raise ModeError(
-            f"there is no quantization mode called {mode!r}",
-            hint=f"Known modes: {', '.join(mode_names())}",
-        ) from None
+    return _MODES.get(mode)
 
 
 def mode_names() -> list[str]:
     """Registered mode names, in registration order."""
-    return list(_REGISTRY)
+    return _MODES.names()
 
 
 def iter_modes() -> Iterator[Mode]:
-    return iter(list(_REGISTRY.values()))
+    return iter(_MODES)
 
 
 FLOAT32 = register_mode(Mode("float32", "no quantization; the float reference", _float32))

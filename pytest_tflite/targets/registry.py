@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CompatibilityFailure, TargetError
 from ..modes import ACTIVATIONS, Mode, get_mode, iter_modes
+from ..names import Registry
 from .report import CompatibilityReport
 
 if TYPE_CHECKING:
@@ -73,39 +74,26 @@ class Target:
         return self.name
 
 
-_REGISTRY: dict[str, Target] = {}
+_TARGETS: Registry[Target] = Registry("target", "targets", Target, TargetError)
+_REGISTRY = _TARGETS.items
 
 
 def register_target(target: Target, *, replace: bool = False) -> Target:
     """Add a target, so ``--tflite-target`` and markers can name it."""
-    if target.name in _REGISTRY and not replace:
-        raise TargetError(
-            f"a target called {target.name!r} is already registered",
-            hint="Pick another name, or pass replace=True to redefine it on purpose",
-        )
-    _REGISTRY[target.name] = target
-    return target
+    return _TARGETS.register(target, replace=replace)
 
 
 def get_target(target: str | Target) -> Target:
     """The registered target of that name (a :class:`Target` is returned as is)."""
-    if isinstance(target, Target):
-        return target
-    try:
-        return _REGISTRY[target]
-    except (KeyError, TypeError):
-        raise TargetError(
-            f"there is no target called {target!r}",
-            hint=f"Known targets: {', '.join(target_names())}",
-        ) from None
+    return _TARGETS.get(target)
 
 
 def target_names() -> list[str]:
-    return list(_REGISTRY)
+    return _TARGETS.names()
 
 
 def iter_targets() -> Iterator[Target]:
-    return iter(list(_REGISTRY.values()))
+    return iter(_TARGETS)
 
 
 def check(model: TFLiteModel, target: str | Target) -> CompatibilityReport:
