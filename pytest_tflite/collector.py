@@ -49,14 +49,18 @@ class StandardChecks:
 
     def test_converts(self, tflite_mode: Any, tflite_session: Any, request: Any) -> None:
         model = _converted(tflite_session, self.declared, tflite_mode.name)
+        request.node.user_properties.extend(measure.identity(self.declared, tflite_mode.name))
+        model = _converted(tflite_session, self.declared, tflite_mode.name)
         model.runner  # noqa: B018 - loading it in the interpreter is the check
         request.node.user_properties.extend(measure.properties(model).items())
 
     def test_size(self, tflite_mode: Any, tflite_session: Any, tflite_gate: Any, request: Any) -> None:
+        request.node.user_properties.extend(measure.identity(self.declared, tflite_mode.name))
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         _judge(request, tflite_gate, self.declared, model, SIZE, op_histogram=model.op_histogram)
 
     def test_accuracy(self, tflite_mode: Any, tflite_session: Any, tflite_gate: Any, request: Any) -> None:
+        request.node.user_properties.extend(measure.identity(self.declared, tflite_mode.name))
         if self.declared.evaluation_data is None:
             pytest.skip(f"model {self.declared.name!r} declares no evaluation_data")
         model = _converted(tflite_session, self.declared, tflite_mode.name)
@@ -68,6 +72,9 @@ class StandardChecks:
     ) -> None:
         from .targets import assert_compatible
 
+        request.node.user_properties.extend(
+            measure.identity(self.declared, tflite_mode.name, tflite_target.name)
+        )
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         report = tflite_session.compatibility(model, tflite_target)
         if report.failure or report.ops_nowhere:

@@ -198,6 +198,13 @@ def measurement(
     return measure(model, evaluated, float32_value=float32_value, reports=reports)
 
 
+def identity(declared: DeclaredModel, mode: str, target: str | None = None) -> list[tuple[str, str]]:
+    """Which row of the session report a check's figures belong to, as ``user_properties``
+    (they reach the pytest-xdist controller with the test's report)."""
+    found = [("tflite_model", declared.name), ("tflite_mode", mode)]
+    return found + ([("tflite_target", target)] if target is not None else [])
+
+
 def properties(model: TFLiteModel, evaluated: Evaluation | None = None, reports: Sequence[Any] = ()) -> dict[str, Any]:
     """Measurements as flat name -> value pairs, for ``record_property`` (JUnit XML)."""
     values: dict[str, Any] = {
