@@ -43,12 +43,12 @@ class DeclaredClass(pytest.Class):
 
 
 class StandardChecks:
-    """converts, size, accuracy, compatible: what every declared model must keep."""
+    """converts, size, accuracy, compatible: what every declared model must keep; and
+    latency, recorded for pytest-benchmark to save and compare between runs."""
 
     declared: DeclaredModel
 
     def test_converts(self, tflite_mode: Any, tflite_session: Any, request: Any) -> None:
-        model = _converted(tflite_session, self.declared, tflite_mode.name)
         request.node.user_properties.extend(measure.identity(self.declared, tflite_mode.name))
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         model.runner  # noqa: B018 - loading it in the interpreter is the check
@@ -81,6 +81,11 @@ class StandardChecks:
             assert_compatible(model, tflite_target, min_on_target=0.0)
         _judge(request, tflite_gate, self.declared, model, PLACEMENT, reports=[report])
 
+    def test_latency(self, tflite_mode: Any, tflite_session: Any, tflite_benchmark: Any, request: Any) -> None:
+        request.node.user_properties.extend(measure.identity(self.declared, tflite_mode.name))
+        model = _converted(tflite_session, self.declared, tflite_mode.name)
+        tflite_benchmark(model)
+
 
 def _converted(session: Any, declared: DeclaredModel, mode: str) -> Any:
     from .plugin import skip_unavailable
@@ -98,6 +103,8 @@ def _judge(request: Any, gate: Any, declared: DeclaredModel, model: Any, part: s
     figures = measure.measurement(session, declared, model, evaluated=evaluated, reports=reports)
     request.node.user_properties.extend(measure.properties(model, evaluated, reports).items())
     mode = model.mode
+    baseline = gate.baseline(declared.name, mode)
+    request.node.user_properties.extend(measure.reference_properties(figures, baseline).items())
     gate.check(
         declared.name,
         mode,

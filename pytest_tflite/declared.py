@@ -212,6 +212,7 @@ def properties(model: TFLiteModel, evaluated: Evaluation | None = None, reports:
         "tflite_gzip_size_bytes": model.gzip_size_bytes,
     }
     if evaluated is not None:
+        values["tflite_metric"] = evaluated.metric
         values[f"tflite_{evaluated.metric}"] = round(evaluated.value, 6)
         if evaluated.fidelity is not None:
             for key, value in evaluated.fidelity.to_dict().items():
@@ -220,4 +221,25 @@ def properties(model: TFLiteModel, evaluated: Evaluation | None = None, reports:
         values[f"tflite_{report.target}_ops_on_target"] = report.ops_on_target
         values[f"tflite_{report.target}_ops_total"] = report.ops_total
         values[f"tflite_{report.target}_verdict"] = report.verdict
+    return values
+
+
+def reference_properties(figures: Measurement, golden: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What ``figures`` are compared with (the golden baseline's values and the float32
+    conversion's metric), for ``record_property``: the session report shows the deltas."""
+    golden = golden or {}
+    values: dict[str, Any] = {
+        f"tflite_golden_{key}": golden[key] for key in ("size_bytes", "gzip_size_bytes") if key in golden
+    }
+    if figures.metric is not None:
+        if figures.float32_value is not None:
+            values[f"tflite_float32_{figures.metric}"] = round(figures.float32_value, 6)
+        recorded = golden.get("metric") or {}
+        if recorded.get("name") == figures.metric and recorded.get("value") is not None:
+            values[f"tflite_golden_{figures.metric}"] = recorded["value"]
+    placed = golden.get("targets") or {}
+    for target in figures.on_target:
+        for key in ("ops_on_target", "ops_total"):
+            if key in (placed.get(target) or {}):
+                values[f"tflite_golden_{target}_{key}"] = placed[target][key]
     return values

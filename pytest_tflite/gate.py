@@ -57,6 +57,10 @@ class Gate:
     def path(self, model: str, mode: str | None) -> Path:
         return golden_path(self.golden_dir, model, mode)
 
+    def baseline(self, model: str, mode: str | None) -> dict[str, Any] | None:
+        """The baseline measurements are compared with: none while updating."""
+        return None if self.update else read_golden(self.path(model, mode))
+
     def check(
         self,
         model: str,
@@ -72,7 +76,7 @@ class Gate:
         """Judge ``part`` of ``measurement``; record it instead when updating."""
         path = self.path(model, mode)
         if not self.update:
-            golden = read_golden(path)
+            golden = self.baseline(model, mode)
             rows = tuple(_part(judge(measurement, budget, golden), part))
             if any(row.verdict in (FAIL, NEW) for row in rows):
                 raise _failure(model, mode, rows, golden, path, nodeid)

@@ -14,14 +14,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .errors import TFLiteError
+from .latency import DEFAULT_THREADS, DEFAULT_WARMUP, Latency, LatencyRun
 from .modes import CALIBRATION_SAMPLES, Mode, get_mode
+from .results import CHECK_KEY, Results
 from .session import ALL, DEFAULT_TARGETS, TFLiteSession, marker_selection
 
 if TYPE_CHECKING:
     from .model import TFLiteModel
+    from .summary import Summary
     from .targets import CompatibilityReport, Target
 
 SESSION_KEY = pytest.StashKey[TFLiteSession]()
+LATENCY_KEY = pytest.StashKey[LatencyRun]()
+REPORT_KEY = pytest.StashKey["_SessionReport"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -77,6 +82,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="representative samples used to calibrate the integer modes (default: ini "
         f"tflite_calibration_samples, else {CALIBRATION_SAMPLES})",
     )
+    group.addoption(
+        "--tflite-threads",
+        dest="tflite_threads",
+        type=_positive_int,
+        metavar="N",
+        help="interpreter threads when timing latency (default: ini tflite_threads, else "
+        f"{DEFAULT_THREADS}: one thread gives the steadiest figures on shared CI machines)",
+    )
+    group.addoption(
+        "--tflite-warmup",
+        dest="tflite_warmup",
+        type=_non_negative_int,
+        metavar="N",
+        help="untimed invokes before timing latency (default: ini tflite_warmup, else "
+        f"{DEFAULT_WARMUP})",
+    )
+    group.addoption(
+        "--tflite-report",
+        action="append",
+        dest="tflite_reports",
+        metavar="PATH",
+        help="write the session report to PATH, in the format its suffix names: .md (GitHub "
+        "Markdown), .json (every measurement) or .html (a page with plots); repeatable "
+        "(default: ini tflite_report, else none)",
+    )
     parser.addini(
         "tflite_modes",
         type="args",
@@ -112,17 +142,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=str(CALIBRATION_SAMPLES),
         help="representative samples used to calibrate the integer modes",
     )
+    parser.addini(
+        "tflite_threads",
+        type="string",
+        default=str(DEFAULT_THREADS),
+        help="interpreter threads when timing latency",
+    )
+    parser.addini(
+        "tflite_warmup",
+        type="string",
+        default=str(DEFAULT_WARMUP),
+        help="untimed invokes before timing latency",
+    )
+    parser.addini(
+        "tflite_report",
+        type="args",
+        default=[],
+        help="session report files to write (.md, .json or .html), relative to the ini file",
+    )
 
 
 def _positive_int(text: str) -> int:
+    return _whole_number(text, minimum=1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, minimum=0)
+
+
+def _whole_number(text: str, *, minimum: int) -> int:
     import argparse
 
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} is not at least {minimum}")
     return value
 
 
@@ -140,6 +196,13 @@ def pytest_configure(config: pytest.Config) -> None:
         calibration_samples=_calibration_samples(config),
         gate=_gate(config),
     )
+    config.stash[LATENCY_KEY] = LatencyRun(
+        threads=_count_setting(config, "tflite_threads", _positive_int),
+        warmup=_count_setting(config, "tflite_warmup", _non_negative_int),
+    )
+    worker = getattr(config, "workerinput", None) is not None
+    config.stash[REPORT_KEY] = _SessionReport([] if worker else _report_paths(config))
+    config.pluginmanager.register(config.stash[REPORT_KEY], "tflite-session-report")
     if config.getoption("verbose") > 0:
         config.add_cleanup(_echo_fine_tune_progress(config))
 
@@ -172,6 +235,91 @@ def _gate(config: pytest.Config) -> Any:
     )
 
 
+def _report_paths(config: pytest.Config) -> list[Path]:
+    """The report files asked for, checked now so that a typo fails before any conversion:
+    command-line paths are relative to where pytest runs, ini paths to the ini file."""
+    from .summary import report_path_problem
+
+    given = config.getoption("tflite_reports")
+    if given:
+        source, base = "--tflite-report", config.invocation_params.dir
+    else:
+        given = config.getini("tflite_report")
+        source, base = "ini tflite_report", config.inipath.parent if config.inipath else config.rootpath
+    paths = []
+    for text in given:
+        path = base / Path(text).expanduser()
+        problem = report_path_problem(path)
+        if problem:
+            raise pytest.UsageError(f"{source} {text}: {problem}")
+        paths.append(path)
+    return list(dict.fromkeys(paths))
+
+
+class _SessionReport:
+    """The run's checks of declared models, fed every test report (on the pytest-xdist
+    controller the workers' reports too), and the report files asked for."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.results = Results()
+        self.paths = paths
+        self.lines: list[str] = []
+        self._summary: Summary | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.results.add(report)
+
+    def summary(self, config: pytest.Config) -> Summary:
+        """Rows and run details, built once every report is in."""
+        if self._summary is None:
+            from .summary import Summary, now, run_versions
+
+            session = tflite_session_of(config)
+            modes = _selected(session.selected_modes, session.requested_modes)
+            targets = _selected(session.selected_targets, session.requested_targets)
+            self._summary = Summary(
+                rows=self.results.rows(modes, targets),
+                checks=self.results.checks(),
+                modes=modes,
+                targets=targets,
+                versions=run_versions(),
+                created=now(),
+            )
+        return self._summary
+
+    def write(self, config: pytest.Config) -> None:
+        from .summary import write_report
+
+        for path in self.paths:
+            shown = _relative(path, config.invocation_params.dir)
+            try:
+                write_report(self.summary(config), path)
+            except OSError as exc:
+                self.lines.append(f"tflite: could not write the report {shown}: {exc}")
+            else:
+                self.lines.append(f"tflite: report written to {shown}")
+
+
+def _relative(path: Path, root: Path) -> Path:
+    return path.relative_to(root) if path.is_relative_to(root) else path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse a ``--benchmark-compare`` that has nothing to compare with, before any
+    model is converted: pytest-benchmark has read its options by now, and pytest-xdist
+    starts its workers after this."""
+    config = session.config
+    bench = getattr(config, "_benchmarksession", None)
+    if bench is None or getattr(config, "workerinput", None) is not None:
+        return
+    from .latency import compare_problem
+
+    problem = compare_problem(bench.compare, bench.compare_fail, bench.storage)
+    if problem:
+        raise pytest.UsageError(problem)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     patterns = parent.config.getini("tflite_model_files")
     if file_path.suffix == ".py" and any(file_path.match(p) for p in patterns):
@@ -189,14 +337,25 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Note the baselines the selected checks of declared models stand for, whatever
-    becomes of them (a failed conversion still uses its baseline)."""
+    becomes of them (a failed conversion still uses its baseline). Without
+    pytest-benchmark (``-p no:benchmark``) the latency checks are skipped, not errors."""
     session = tflite_session_of(config)
+    untimed = not config.pluginmanager.has_plugin("benchmark")
     for item in items:
-        declared = getattr(getattr(item, "cls", None), "declared", None)
-        callspec = getattr(item, "callspec", None)
-        mode = callspec.params.get("tflite_mode") if callspec else None
-        if declared is not None and isinstance(mode, str):
+        if untimed and "tflite_benchmark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.skip(reason="latency needs pytest-benchmark, turned off by -p no:benchmark"))
+        declared, mode, _ = _declared_check(item)
+        if declared is not None and mode is not None:
             session.used_golden.add(str(session.gate.path(declared.name, mode)))
+
+
+def _declared_check(item: pytest.Item) -> tuple[Any, str | None, str | None]:
+    """The declared model, mode and target of a standard check (None for other tests)."""
+    declared = getattr(getattr(item, "cls", None), "declared", None)
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec else {}
+    mode, target = params.get("tflite_mode"), params.get("tflite_target")
+    return declared, mode if isinstance(mode, str) else None, target if isinstance(target, str) else None
 
 
 def _cache_dir(config: pytest.Config) -> Path | None:
@@ -210,14 +369,18 @@ def _cache_dir(config: pytest.Config) -> Path | None:
 
 
 def _calibration_samples(config: pytest.Config) -> int:
-    value = config.getoption("tflite_calibration_samples")
+    return _count_setting(config, "tflite_calibration_samples", _positive_int)
+
+
+def _count_setting(config: pytest.Config, name: str, parse: Callable[[str], int]) -> int:
+    """A whole-number option, else its ini twin of the same name, parsed alike."""
+    value = config.getoption(name)
     if value is not None:
         return value
-    text = config.getini("tflite_calibration_samples")
     try:
-        return _positive_int(text)
+        return parse(config.getini(name))
     except Exception as exc:
-        raise pytest.UsageError(f"ini tflite_calibration_samples: {exc}") from None
+        raise pytest.UsageError(f"ini {name}: {exc}") from None
 
 
 def tflite_session_of(config: pytest.Config) -> TFLiteSession:
@@ -233,10 +396,15 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def _shown(selected: Callable[[], list[str]], requested: list[str]) -> str:
+    return ", ".join(_selected(selected, requested))
+
+
+def _selected(selected: Callable[[], list[str]], requested: list[str]) -> list[str]:
+    """The selection, or what was asked for when it names something unknown."""
     try:
-        return ", ".join(selected())
+        return selected()
     except TFLiteError:
-        return ", ".join(requested)
+        return list(requested)
 
 
 PARAMETERS = {"tflite_mode": "modes", "tflite_target": "targets"}
@@ -337,6 +505,7 @@ def _param(request: pytest.FixtureRequest, argname: str) -> Any:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    _name_check(item, report)
     excinfo = call.excinfo
     if (
         excinfo is not None
@@ -350,9 +519,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _name_check(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Put the model, mode, target and check in a declared check's report, also when its
+    body never ran (a skip or error at setup), so each has its place in the session report."""
+    declared, mode, target = _declared_check(item)
+    if declared is None or mode is None:
+        return
+    from .declared import identity
+
+    check = getattr(item, "originalname", item.name).removeprefix("test_")
+    present = {pair[0] for pair in report.user_properties}
+    wanted = [*identity(declared, mode, target), (CHECK_KEY, check)]
+    report.user_properties = [p for p in wanted if p[0] not in present] + list(report.user_properties)
+
+
 WORKER_STATS_KEY = "tflite_conversion_stats"
 WORKER_GOLDEN_KEY = "tflite_used_golden"
 WORKER_DESELECTED_KEY = "tflite_deselected"
+WORKER_UNMEASURED_KEY = "tflite_latency_unmeasured"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -361,10 +545,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         exitstatus == pytest.ExitCode.INTERRUPTED
     )
     workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is None and not session.config.option.collectonly:
+        session.config.stash[REPORT_KEY].write(session.config)
     if workeroutput is not None:
         workeroutput[WORKER_STATS_KEY] = tflite.conversion_stats
         workeroutput[WORKER_GOLDEN_KEY] = sorted(tflite.used_golden)
         workeroutput[WORKER_DESELECTED_KEY] = tflite.deselected
+        workeroutput[WORKER_UNMEASURED_KEY] = session.config.stash[LATENCY_KEY].unmeasured
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -376,11 +563,28 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         session.add_worker_stats(output[WORKER_STATS_KEY])
     session.used_golden.update(output.get(WORKER_GOLDEN_KEY, ()))
     session.deselected |= bool(output.get(WORKER_DESELECTED_KEY))
+    node.config.stash[LATENCY_KEY].unmeasured += output.get(WORKER_UNMEASURED_KEY, 0)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    report = config.stash[REPORT_KEY]
+    if report.results and getattr(config, "workerinput", None) is None:
+        from .summary import table, totals_text
+
+        summary = report.summary(config)
+        terminalreporter.write_sep("=", "tflite report")
+        terminalreporter.write_line(table(summary.rows, full=config.getoption("verbose") > 0))
+        terminalreporter.write_line(totals_text(summary))
+    for line in report.lines:
+        terminalreporter.write_line(line)
     for line in _stale_lines(config):
         terminalreporter.write_line(line)
+    unmeasured = config.stash[LATENCY_KEY].unmeasured
+    if unmeasured and getattr(config, "workerinput", None) is None:
+        terminalreporter.write_line(
+            f"tflite: latency not measured in {unmeasured} test(s): pytest-benchmark turns "
+            "itself off under pytest-xdist (-n); time them in a serial run: pytest -n 0 -k latency"
+        )
     stats = tflite_session_of(config).conversion_stats
     if stats and config.getoption("verbose") > 0:
         terminalreporter.write_line(
@@ -412,7 +616,7 @@ def _stale_lines(config: pytest.Config) -> list[str]:
         return []
     root = config.rootpath
     lines = [f"tflite: {len(stale)} golden baseline(s) no test used (a model or mode that is gone?):"]
-    return lines + [f"  {p.relative_to(root) if p.is_relative_to(root) else p}" for p in stale]
+    return lines + [f"  {_relative(p, root)}" for p in stale]
 
 
 @pytest.fixture(scope="session")
@@ -456,6 +660,49 @@ def tflite_compatibility(
     """Where each operator of ``tflite_model`` runs on the current target (computed once
     per model and target in a run)."""
     return tflite_session.compatibility(tflite_model, tflite_target)
+
+
+@pytest.fixture
+def tflite_benchmark(benchmark: Any, request: pytest.FixtureRequest) -> Callable[..., Latency | None]:
+    """Time a converted model on this machine's CPU: ``tflite_benchmark(model, inputs=None)``.
+
+    The timed call is one ``invoke()`` on inputs loaded once (``inputs``: a sample or a
+    batch; by default a seeded sample of the model's input shapes), after
+    ``--tflite-warmup`` untimed invokes, with ``--tflite-threads`` interpreter threads.
+    Returns the figures in milliseconds and attaches them to the test's report
+    (``tflite_latency_median_ms``, ...); None when nothing was timed
+    (``--benchmark-disable``, or under pytest-xdist). One call per test, like ``benchmark``.
+
+    It times through ``benchmark(fn)``, not ``benchmark.pedantic``, so pytest-benchmark's
+    own flags keep their meaning (``--benchmark-min-rounds``, ``--benchmark-max-time``,
+    ``--benchmark-warmup``) and its calibration runs several invokes per round when one is
+    too short for the timer to resolve; the figures are per invoke either way.
+    """
+    run = request.config.stash[LATENCY_KEY]
+
+    def measure(model: TFLiteModel, inputs: Any = None) -> Latency | None:
+        from .latency import extra_info, figures, prepare
+
+        warmup = run.warmup if benchmark.enabled else 0
+        runner = prepare(model, threads=run.threads, inputs=inputs, warmup=warmup)
+        benchmark.group = benchmark.group or model.name  # a benchmark marker's group wins
+        benchmark.extra_info.update(extra_info(model, run.threads))
+        benchmark(runner.invoke)
+        timed = figures(benchmark.stats)
+        if timed is not None:
+            request.node.user_properties.extend(timed.properties().items())
+        elif _timing_off_by_xdist(request.config):
+            run.unmeasured += 1
+        return timed
+
+    return measure
+
+
+def _timing_off_by_xdist(config: pytest.Config) -> bool:
+    """pytest-benchmark times nothing in a pytest-xdist worker (unless told not to time
+    at all, which needs no notice)."""
+    off_anyway = config.getoption("benchmark_disable") and not config.getoption("benchmark_enable")
+    return getattr(config, "workerinput", None) is not None and not off_anyway
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ MODELS = """
     )
 """
 
-INI = "[pytest]\ntflite_targets = cpu edgetpu\n"
+INI = "[pytest]\ntflite_targets = cpu edgetpu\naddopts = --benchmark-skip\n"  # latency: test_latency.py
 IDS = [
     "toy::test_converts[float32]",
     "toy::test_converts[int8]",
@@ -57,6 +57,8 @@ IDS = [
     "toy::test_compatible[float32-edgetpu]",
     "toy::test_compatible[int8-cpu]",
     "toy::test_compatible[int8-edgetpu]",
+    "toy::test_latency[float32]",
+    "toy::test_latency[int8]",
 ]
 
 
@@ -89,7 +91,7 @@ def test_checks_are_generated_per_model_mode_and_target(repo):
 
 def test_first_run_asks_for_baselines_update_writes_them_and_the_next_run_passes(repo):
     first = run(repo)
-    first.assert_outcomes(passed=2, failed=7, skipped=1)
+    first.assert_outcomes(passed=2, failed=7, skipped=3)
     first.stdout.fnmatch_lines(
         [
             "*BaselineFailure: model 'toy', mode 'int8': no golden baseline in "
@@ -101,7 +103,7 @@ def test_first_run_asks_for_baselines_update_writes_them_and_the_next_run_passes
     assert not (repo.path / "golden").exists()
 
     update = run(repo, "--tflite-update-golden")
-    update.assert_outcomes(passed=9, skipped=1)
+    update.assert_outcomes(passed=9, skipped=3)
     int8 = baseline(repo, "int8")
     assert int8["schema_version"] == 1 and int8["model"] == "toy" and int8["mode"] == "int8"
     assert int8["metric"]["name"] == "accuracy" and int8["float32_value"] == 1.0
@@ -113,20 +115,20 @@ def test_first_run_asks_for_baselines_update_writes_them_and_the_next_run_passes
     assert text.endswith("}\n") and text == json.dumps(int8, indent=2, sort_keys=True) + "\n"
     assert sorted(p.name for p in (repo.path / "golden" / "toy").iterdir()) == ["float32.json", "int8.json"]
 
-    run(repo).assert_outcomes(passed=9, skipped=1)
+    run(repo).assert_outcomes(passed=9, skipped=3)
 
 
 def test_an_update_that_changes_nothing_rewrites_nothing(repo):
-    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     path = repo.path / "golden" / "toy" / "int8.json"
     before = path.stat()
-    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     after = path.stat()
     assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
 
 
 def test_a_model_that_grows_fails_with_a_table_and_one_that_shrinks_passes(repo):
-    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     write_models(repo, width=64)
     grown = run(repo, "-k", "test_size")
     grown.assert_outcomes(failed=2)
@@ -144,7 +146,7 @@ def test_a_model_that_grows_fails_with_a_table_and_one_that_shrinks_passes(repo)
 
 
 def test_an_update_refuses_a_value_that_breaks_a_budget(repo):
-    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     before = (repo.path / "golden" / "toy" / "int8.json").read_text()
     write_models(repo, min_accuracy=1.01)
     refused = run(repo, "--tflite-update-golden", "-k", "test_accuracy")
@@ -156,17 +158,17 @@ def test_an_update_refuses_a_value_that_breaks_a_budget(repo):
 
 
 def test_a_damaged_baseline_fails_its_tests_only_and_is_left_alone(repo):
-    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     damaged = repo.path / "golden" / "toy" / "int8.json"
     damaged.write_text('{"schema_version": 1, "size_bytes": ')
     result = run(repo)
-    result.assert_outcomes(passed=5, failed=4, skipped=1)
+    result.assert_outcomes(passed=5, failed=4, skipped=3)
     result.stdout.fnmatch_lines(["*GoldenError*golden/toy/int8.json*"])
     assert damaged.read_text() == '{"schema_version": 1, "size_bytes": '
     damaged.write_text(json.dumps({"schema_version": 99}))
     result = run(repo, "-k", "int8 and test_size")
     result.stdout.fnmatch_lines(["*GoldenError*int8.json*schema*99*"])
-    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     assert baseline(repo, "int8")["schema_version"] == 1
 
 
@@ -182,7 +184,7 @@ def test_measurements_reach_the_junit_report(repo):
 
 
 def test_baselines_no_test_used_are_listed_after_a_full_run(repo):
-    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=1)
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     gone = repo.path / "golden" / "retired" / "int8.json"
     gone.parent.mkdir()
     gone.write_text(json.dumps({"schema_version": 1}))
@@ -197,7 +199,7 @@ def test_baselines_no_test_used_are_listed_after_a_full_run(repo):
 def test_an_update_records_only_what_its_check_judged(repo):
     repo.makeini(INI + "tflite_budgets =\n    toy/int8: max_size_bytes=100\n")
     result = run(repo, "--tflite-update-golden", "-k", "int8")
-    result.assert_outcomes(passed=4, failed=1)  # test_size refuses; accuracy and placement record
+    result.assert_outcomes(passed=4, failed=1, skipped=1)  # test_size refuses; accuracy and placement record
     recorded = baseline(repo, "int8")
     assert "size_bytes" not in recorded and "gzip_size_bytes" not in recorded
     assert recorded["metric"]["name"] == "accuracy" and set(recorded["targets"]) == {"cpu", "edgetpu"}

@@ -1,0 +1,197 @@
+"""Latency of a converted model on the host CPU, timed through pytest-benchmark.
+
+The timed call is one ``invoke()`` of the LiteRT interpreter on inputs loaded once
+beforehand, after a few untimed warm-up invokes, so the figures hold the model's own
+run time and not the cost of copying data in or out. It is the latency of the machine
+running the tests (``target`` "cpu"), not of a phone or an accelerator: compare runs
+made on the same kind of machine.
+
+Nothing here imports TensorFlow, numpy or pytest at module level: the plugin imports
+this module on every run that configures latency.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .errors import RuntimeFailure
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .model import Tensor, TFLiteModel
+    from .runtime import Runner
+
+TARGET = "cpu"
+"""Where latency is measured: the LiteRT interpreter of the host."""
+DEFAULT_THREADS = 1
+"""One interpreter thread: shared CI machines give steadier figures with one than with many."""
+DEFAULT_WARMUP = 10
+"""Untimed invokes before timing: the first ones allocate and fill caches."""
+SEED = 0
+
+
+@dataclasses.dataclass
+class LatencyRun:
+    """How this run times models, and how many timings pytest-xdist prevented."""
+
+    threads: int = DEFAULT_THREADS
+    warmup: int = DEFAULT_WARMUP
+    unmeasured: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Latency:
+    """pytest-benchmark's statistics of one model's ``invoke()``, in milliseconds."""
+
+    median_ms: float
+    mean_ms: float
+    stddev_ms: float
+    min_ms: float
+    rounds: int
+
+    def properties(self) -> dict[str, float | int]:
+        """The figures as ``record_property`` pairs (they reach ``--junitxml`` and xdist)."""
+        return {f"tflite_latency_{name}": value for name, value in dataclasses.asdict(self).items()}
+
+
+def figures(stats: Any) -> Latency | None:
+    """pytest-benchmark's statistics (``benchmark.stats``) as :class:`Latency`; None when
+    nothing was timed (``--benchmark-disable``, or pytest-xdist turned timing off)."""
+    from .golden import DIGITS
+
+    stats = getattr(stats, "stats", stats)  # benchmark.stats wraps the Stats object
+    if not stats:
+        return None
+
+    def ms(seconds: float) -> float:
+        return float(format(seconds * 1000.0, f".{DIGITS}g"))
+
+    return Latency(
+        median_ms=ms(stats.median),
+        mean_ms=ms(stats.mean),
+        stddev_ms=ms(stats.stddev),
+        min_ms=ms(stats.min),
+        rounds=int(stats.rounds),
+    )
+
+
+def prepare(
+    model: TFLiteModel, *, threads: int = DEFAULT_THREADS, inputs: Any = None, warmup: int = DEFAULT_WARMUP
+) -> Runner:
+    """A runner of its own with ``threads`` interpreter threads, its inputs loaded once
+    (``inputs``, else :func:`fixed_inputs`) and warmed up: timing it is timing ``invoke()``."""
+    from .runtime import Runner
+
+    runner = Runner(model, num_threads=threads)
+    runner.set_inputs(fixed_inputs(model) if inputs is None else inputs)
+    for _ in range(warmup):
+        runner.invoke()
+    return runner
+
+
+def fixed_inputs(model: TFLiteModel) -> dict[str, np.ndarray]:
+    """One sample per input, the same on every run: seeded values of the tensor's shape
+    (an unknown dimension, usually the batch, taken as 1) and type."""
+    import numpy as np
+
+    from .runtime import plain_name
+
+    rng = np.random.default_rng(SEED)
+    return {plain_name(t.name): _sample(rng, t, model) for t in model.inputs}
+
+
+def _sample(rng: Any, tensor: Tensor, model: TFLiteModel) -> np.ndarray:
+    import numpy as np
+
+    shape = tuple(d if d >= 0 else 1 for d in tensor.shape_signature)
+    try:
+        dtype = np.dtype(tensor.dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise RuntimeFailure(
+            f"cannot make up a latency input for {tensor.name!r}, a {tensor.dtype} tensor",
+            source=model.name,
+            mode=model.mode,
+            hint="Pass a sample: tflite_benchmark(model, inputs=x)",
+        )
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu" and tensor.quantization is None:
+        return rng.integers(0, 2, size=shape).astype(dtype)  # small: ids of an embedding
+    return rng.random(shape, dtype=np.float32)  # scaled into the tensor's type by the runner
+
+
+def extra_info(model: TFLiteModel, threads: int) -> dict[str, Any]:
+    """What a saved pytest-benchmark run keeps next to the timings, so runs compared
+    later can be told apart: the model, its mode, how it ran, and the toolchain."""
+    from .golden import current_versions
+
+    return {
+        "model": model.name,
+        "mode": model.mode,
+        "target": TARGET,
+        "threads": threads,
+        "size_bytes": model.size_bytes,
+        "versions": current_versions(),
+    }
+
+
+def compare_problem(compare: Any, compare_fail: Any, storage: Any) -> str | None:
+    """Why ``--benchmark-compare`` (pytest-benchmark's options as it parsed them) has
+    nothing to compare with, or None.
+
+    pytest-benchmark only warns when the storage holds no run, skips a run file it cannot
+    parse (comparing with an older one instead), and refuses ``--benchmark-compare-fail``
+    without a comparison only after every test ran; checking first spares a run whose
+    comparison is void. Only file storage is looked into.
+    """
+    if compare_fail and not compare:
+        return (
+            "--benchmark-compare-fail needs a saved run to compare with: add "
+            "--benchmark-compare (the last saved run) or --benchmark-compare=NUM"
+        )
+    return _saved_run_problem(storage, compare) if compare else None
+
+
+def _saved_run_problem(storage: Any, compare: Any) -> str | None:
+    folder = getattr(storage, "path", None)
+    if folder is None or not hasattr(storage, "query"):
+        return None
+    last = compare is True
+    try:
+        chosen = storage.query("[0-9][0-9][0-9][0-9]_") if last else storage.query(str(compare))
+    except ValueError as exc:
+        return f"--benchmark-compare={compare}: {exc}"
+    if last:
+        chosen = chosen[-1:]
+    if not chosen:
+        which = "no saved benchmark run" if last else f"no saved benchmark run matching {compare!r}"
+        return (
+            f"--benchmark-compare: {which} in {folder} (see --benchmark-storage). Save one "
+            "first with --benchmark-autosave (or --benchmark-save=NAME), for instance: "
+            "pytest -k latency --benchmark-autosave"
+        )
+    for path in chosen:
+        problem = _unreadable_run(path)
+        if problem:
+            return (
+                f"--benchmark-compare: the saved benchmark run {path} cannot be used: {problem}. "
+                "Delete it, or compare with another run: --benchmark-compare=NUM"
+            )
+    return None
+
+
+def _unreadable_run(path: Any) -> str | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"it is not valid JSON ({exc})"
+    runs = data.get("benchmarks") if isinstance(data, Mapping) else None
+    if not isinstance(runs, list) or not all(isinstance(r, Mapping) and "stats" in r for r in runs):
+        return "it does not hold pytest-benchmark results (a 'benchmarks' list with 'stats')"
+    return None
