@@ -691,18 +691,11 @@ def tflite_benchmark(benchmark: Any, request: pytest.FixtureRequest) -> Callable
         timed = figures(benchmark.stats)
         if timed is not None:
             request.node.user_properties.extend(timed.properties().items())
-        elif _timing_off_by_xdist(request.config):
-            run.unmeasured += 1
+        elif request.config._benchmarksession.xdist_warning:
+            run.unmeasured += 1  # turned off by pytest-xdist, not by --benchmark-disable
         return timed
 
     return measure
-
-
-def _timing_off_by_xdist(config: pytest.Config) -> bool:
-    """pytest-benchmark times nothing in a pytest-xdist worker (unless told not to time
-    at all, which needs no notice)."""
-    off_anyway = config.getoption("benchmark_disable") and not config.getoption("benchmark_enable")
-    return getattr(config, "workerinput", None) is not None and not off_anyway
 
 
 @pytest.fixture

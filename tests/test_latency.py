@@ -201,6 +201,7 @@ def test_an_unreadable_last_run_stops_a_comparison_instead_of_using_an_older_one
     result.stderr.fnmatch_lines(["*saved benchmark run *0002_cut.json cannot be used: it is not valid JSON*Delete it*"])
     (runs / "0002_cut.json").write_text(json.dumps({"results": []}))
     result = run(repo, "--benchmark-compare=0002")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*0002_cut.json cannot be used: it does not hold pytest-benchmark results*"])
 
 

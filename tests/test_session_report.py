@@ -57,7 +57,10 @@ FAST_LATENCY = ("--benchmark-max-time=0.02", "--benchmark-min-rounds=3")
 
 
 @pytest.fixture
-def repo(runtime_loaded, pytester: pytest.Pytester) -> pytest.Pytester:
+def repo(runtime_loaded, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A model repository; its in-process runs time latency also when this run is a
+    pytest-xdist worker (pytest-benchmark reads that from the environment)."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makeini(INI)
     pytester.makepyfile(tflite_models=MODELS)
     return pytester
@@ -122,8 +125,8 @@ def test_a_run_shows_the_table_and_writes_the_three_files(repo):
     assert int8["values"]["size_bytes"] == int8["properties"]["tflite_size_bytes"] > 0
     assert int8["values"]["float32_metric_value"] == 1.0
     assert int8["values"]["golden_size_bytes"] is None  # an update compares with nothing
-    # Timed only where pytest-benchmark runs (not under pytest-xdist): shown when measured.
-    assert int8["values"]["latency_median_ms"] == int8["properties"].get("tflite_latency_median_ms")
+    assert int8["values"]["latency_median_ms"] == int8["properties"]["tflite_latency_median_ms"] > 0
+    assert int8["checks"]["latency"] == "passed"
     outcomes = {c["nodeid"].split("::", 1)[1]: c["outcome"] for c in document["checks"]}
     assert outcomes["narrow::test_compatible[float32-edgetpu]"] == "skipped"
     assert outcomes["narrow::test_size[int8]"] == "passed"
@@ -344,3 +347,22 @@ def test_the_page_draws_every_plot_it_has_data_for():
     assert "http" not in page and "No latency" not in page
     empty = summary.to_html(summary.Summary([]))
     assert "<svg" not in empty and "No latency was measured in this run." in empty
+
+
+def test_labels_of_points_close_together_do_not_overlap():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+    from pytest_tflite import plots
+
+    figure = Figure(figsize=plots.FIGSIZE, layout="constrained")
+    FigureCanvasAgg(figure)
+    sizes = {"dynamic_int8": 7.5, "full_int8": 7.55, "float16": 7.75, "int8": 7.95, "float32": 13.5}
+    plots._scatter("m", "accuracy", [(mode, size, 1.0) for mode, size in sizes.items()], figure)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    labels = figure.axes[0].texts
+    assert sorted(t.get_text() for t in labels) == ["dynamic_int8, full_int8", "float16", "float32", "int8"]
+    boxes = [Text.get_window_extent(t, renderer) for t in labels]  # the text alone, not its line
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b)]
+    assert figure.axes[0].get_ylim()[1] < 1.01  # no room for accuracy over 100 %
