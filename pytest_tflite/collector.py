@@ -84,6 +84,7 @@ class StandardChecks:
     def test_latency(self, tflite_mode: Any, tflite_session: Any, tflite_benchmark: Any, request: Any) -> None:
         request.node.user_properties.extend(measure.identity(self.declared, tflite_mode.name))
         model = _converted(tflite_session, self.declared, tflite_mode.name)
+        request.node.user_properties.extend(measure.properties(model).items())
         tflite_benchmark(model)
 
 

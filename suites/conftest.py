@@ -1,10 +1,11 @@
-"""The bundled example suite: the articles' dense classifier on bundled digits."""
+"""Fixtures of the example tests: the articles' dense classifier, from its committed weights."""
 
 from __future__ import annotations
 
 import pytest
 
-from suites.digits import load_digits_28, train_dense_mlp
+from suites.digits import load_digits_28
+from suites.train import COMPILE_CONFIG, weights_path
 
 
 @pytest.fixture(scope="session")
@@ -13,9 +14,16 @@ def digits():
 
 
 @pytest.fixture(scope="session")
-def dense_mlp(digits):
-    x_train, y_train, _, _ = digits
-    return train_dense_mlp(x_train, y_train)
+def dense_mlp():
+    from pytest_tflite.tf_loader import tensorflow
+
+    tensorflow()
+    import tf_keras as keras
+
+    model = keras.models.load_model(weights_path("dense_mlp"), compile=False)
+    # Compiled, so the training-time modes fine-tune with the loss it was trained with.
+    model.compile(loss=keras.losses.deserialize(COMPILE_CONFIG["loss"]), metrics=COMPILE_CONFIG["metrics"])
+    return model
 
 
 @pytest.fixture

@@ -26,29 +26,9 @@ def load_digits_28() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return images28[:split], labels[:split], images28[split:], labels[split:]
 
 
-def train_dense_mlp(x: np.ndarray, y: np.ndarray, *, epochs: int = 12) -> object:
-    """The articles' dense 128/32/10 classifier, trained with fixed seeds (tf-keras)."""
-    from pytest_tflite.tf_loader import tensorflow
+def train_dense_mlp(x: np.ndarray, y: np.ndarray, *, epochs: int | None = None) -> object:
+    """The articles' dense 128/32/10 classifier trained afresh with the suite's recipe;
+    the suite itself loads the committed weights instead."""
+    from suites.train import train
 
-    tf = tensorflow()
-    import tf_keras as keras
-
-    keras.utils.set_random_seed(SEED)
-    tf.config.experimental.enable_op_determinism()
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28), name="image"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(32, activation="relu"),
-            keras.layers.Dense(10),
-        ],
-        name="dense_mlp",
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, shuffle=True)
-    return model
+    return train("dense_mlp", x, y, epochs=epochs)
