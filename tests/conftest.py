@@ -5,6 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+TOY_BUILD = """
+    def build():
+        import tf_keras as keras
+
+        keras.utils.set_random_seed(0)
+        return keras.Sequential(
+            [keras.Input((8,), name="x"), keras.layers.Dense(WIDTH, activation="relu", name="h"),
+             keras.layers.Dense(4, name="out")],
+            name="toy",
+        )
+"""
+"""The source of a declared-model file's toy classifier, 8 -> WIDTH -> 4, named so its
+converted bytes are the same in every process; the file sets WIDTH first."""
+
 pytest_plugins = ["pytester"]
 
 

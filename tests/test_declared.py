@@ -7,6 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import TOY_BUILD
 from pytest_tflite import Budget, DeclaredModel
 from pytest_tflite.budget import Budget as BudgetClass
 from pytest_tflite.errors import TFLiteError
@@ -18,17 +19,7 @@ MODELS = """
     X = np.random.default_rng(0).random((64, 8), dtype=np.float32)
     WIDTH = {width}
 
-
-    def build():
-        import tf_keras as keras
-
-        keras.utils.set_random_seed(0)
-        return keras.Sequential(
-            [keras.Input((8,), name="x"), keras.layers.Dense(WIDTH, activation="relu", name="h"),
-             keras.layers.Dense(4, name="out")],
-            name="toy",
-        )
-
+{build}
 
     def evaluation():
         # Labels from the float model itself: float32 scores 100 %, int8 close to it.
@@ -71,7 +62,7 @@ def repo(runtime_loaded, pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def write_models(pytester: pytest.Pytester, width: int = 16, min_accuracy: float = 0.5) -> None:
-    pytester.makepyfile(tflite_models=MODELS.format(width=width, min_accuracy=min_accuracy))
+    pytester.makepyfile(tflite_models=MODELS.format(width=width, min_accuracy=min_accuracy, build=TOY_BUILD))
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

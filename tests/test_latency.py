@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from conftest import TOY_BUILD
 from pytest_tflite.golden import current_versions
 from pytest_tflite.latency import Latency, extra_info, figures, fixed_inputs, prepare
 
@@ -18,17 +19,7 @@ MODELS = """
     X = np.random.default_rng(0).random((32, 8), dtype=np.float32)
     WIDTH = {width}
 
-
-    def build():
-        import tf_keras as keras
-
-        keras.utils.set_random_seed(0)
-        return keras.Sequential(
-            [keras.Input((8,), name="x"), keras.layers.Dense(WIDTH, activation="relu", name="h"),
-             keras.layers.Dense(4, name="out")],
-            name="toy",
-        )
-
+{build}
 
     toy = DeclaredModel("toy", source=build, representative_data=X, modes={modes})
 """
@@ -69,7 +60,7 @@ def repo(runtime_loaded, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPa
 
 
 def write_models(pytester: pytest.Pytester, width: int = 16, modes: tuple[str, ...] = ("float32", "int8")) -> None:
-    pytester.makepyfile(tflite_models=MODELS.format(width=width, modes=list(modes)))
+    pytester.makepyfile(tflite_models=MODELS.format(width=width, modes=list(modes), build=TOY_BUILD))
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
