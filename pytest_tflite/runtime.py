@@ -69,6 +69,9 @@ class Runner:
             parts = [self._run([a[i : i + 1] for a in arrays]) for i in range(rows)]
             return [np.concatenate(p, axis=0) for p in zip(*parts)]
         self._feed(arrays)
+        # Every batch is independent samples: a recurrent layer's state, kept in variable
+        # tensors that outlive an invoke, must not leak from one sample into the next.
+        self.interpreter.reset_all_variables()
         self.invoke()
         return self.outputs()
 

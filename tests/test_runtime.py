@@ -334,3 +334,20 @@ def test_model_needing_flex_ops_fails_to_load_with_a_hint(tf):
     message = str(excinfo.value)
     assert "model 'inverse', mode 'select_tf_ops'" in message
     assert "Flex" in message and "FlexMatrixInverse" in message
+
+
+def test_a_recurrent_model_forgets_one_sample_before_the_next(tf_keras, shared_converter):
+    """The fused LSTM keeps its state in variable tensors; each sample must start afresh,
+    as in Keras, whatever ran before it."""
+    tf_keras.utils.set_random_seed(0)
+    model = tf_keras.Sequential(
+        [tf_keras.Input((6, 3), batch_size=1, name="rows"), tf_keras.layers.LSTM(5, name="lstm"),
+         tf_keras.layers.Dense(2, name="out")],
+        name="tiny_lstm",
+    )
+    x = np.random.default_rng(3).random((7, 6, 3), dtype=np.float32)
+    converted = shared_converter.convert(model, "float32")
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in converted.op_histogram
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_allclose(converted.predict(x), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(converted.predict(x[::-1]), expected[::-1], rtol=1e-4, atol=1e-5)
