@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_suite(cache: Path, report: Path, target: str, extra: list[str]) -> tuple[float, int]:
-    """Wall time and exit code of one ``pytest suites`` run."""
+def run_suite(label: str, cache: Path, report: Path, target: str, extra: list[str]) -> float:
+    """Wall time of one ``pytest suites`` run (its exit code and summary are printed)."""
     command = [
         sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--benchmark-disable",
         "--tflite-target", target, "--tflite-cache-dir", str(cache), f"--junitxml={report}", *extra,
@@ -41,8 +41,8 @@ def run_suite(cache: Path, report: Path, target: str, extra: list[str]) -> tuple
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     summary = done.stdout.strip().splitlines()[-1:] or ["(no output)"]
-    print(f"  {' '.join(extra) or 'serial':<8} {seconds:7.1f} s  exit {done.returncode}  {summary[0]}")
-    return seconds, done.returncode
+    print(f"  {label:<8} {seconds:7.1f} s  exit {done.returncode}  {summary[0]}")
+    return seconds
 
 
 def outcomes(report: Path) -> dict[str, str]:
@@ -67,11 +67,11 @@ def main() -> None:
         cache = work / "cache"
         print(f"pytest suites --tflite-target {args.target} --benchmark-disable")
         print("1. conversion cache")
-        cold, _ = run_suite(cache, work / "cold.xml", args.target, [])
-        warm, _ = run_suite(cache, work / "warm.xml", args.target, [])
+        cold = run_suite("cold", cache, work / "cold.xml", args.target, [])
+        warm = run_suite("warm", cache, work / "warm.xml", args.target, [])
         print(f"  cold {cold:.1f} s, warm {warm:.1f} s: the warm run takes 1/{cold / warm:.1f} of the cold one")
         print(f"2. -n {args.workers} against serial (warm cache)")
-        parallel, _ = run_suite(cache, work / "parallel.xml", args.target, ["-n", args.workers])
+        parallel = run_suite(f"-n {args.workers}", cache, work / "parallel.xml", args.target, ["-n", args.workers])
         serial_outcomes, parallel_outcomes = outcomes(work / "warm.xml"), outcomes(work / "parallel.xml")
         differ = sorted(
             node for node in serial_outcomes.keys() | parallel_outcomes.keys()

@@ -1,11 +1,11 @@
 """The example suite's declared models: what each must keep under every mode and target.
 
 Sources are the committed weight files (``python -m suites.train`` writes them); data are
-functions, so collecting the checks loads nothing. Budgets: ``budget`` holds for every
-mode, ``budgets`` per mode, from the table under each model: the largest raw and
-gzipped size a mode may reach (about 10 % over what was measured), the accuracy it may
-lose against the float32 conversion, and the share of operators every selected target
-must take.
+functions, so collecting the checks loads nothing. Each model has an accuracy floor for
+all modes and a table of the modes it runs under: per mode the largest raw and gzipped
+size (about 10 % over what was measured) and the smallest share of operators every
+selected target must take. ``DROPS`` bounds the accuracy each mode may lose against the
+float32 conversion.
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ efficientnet_lite_se = declare(
 # carries the LSTM's state from one evaluated image into the next (see the README).
 lstm_rows = declare(
     "lstm_rows",
-    min_accuracy=0.4,
+    min_accuracy=0.9,
     limits={
         "float32": (112_000, 102_000, 0.33),
         "dynamic_int8": (34_000, 30_000, 0.33),

@@ -85,7 +85,7 @@ def test_a_slice_of_the_suite_passes_against_the_committed_baselines(tmp_path):
     command = [
         sys.executable, "-m", "pytest", "suites/tflite_models.py", "-k", "dense_mlp and (float32 or full_int8)",
         "--tflite-target", "all", "--tflite-cache-dir", str(tmp_path / "cache"), "--benchmark-disable",
-        "-p", "no:cacheprovider", "-p", "no:randomly", "-q", f"--junitxml={report}",
+        "-p", "no:cacheprovider", "-q", f"--junitxml={report}",
     ]
     before = {p: p.read_bytes() for p in GOLDEN.glob("dense_mlp/*.json")}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
