@@ -113,7 +113,7 @@ def plugin_import_time() -> float:
 
 
 def dense_mlp():
-    from pytest_tflite.tf_loader import tensorflow
+    from pytest_tflite.conversion.tf_loader import tensorflow
 
     tensorflow()
     import tf_keras as keras

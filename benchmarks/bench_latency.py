@@ -88,7 +88,7 @@ BARE = '''
 
     import pytest
     import tflite_models
-    from pytest_tflite.declared import convert
+    from pytest_tflite.declared.checks import convert
     from pytest_tflite.latency import prepare
 
 

@@ -12,17 +12,17 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "convert": "conversion",
-    "Converter": "conversion",
-    "CALIBRATION_SAMPLES": "modes",
-    "TFLiteModel": "model",
-    "Operator": "model",
-    "Tensor": "model",
-    "Quantization": "model",
-    "Mode": "modes",
-    "register_mode": "modes",
-    "get_mode": "modes",
-    "mode_names": "modes",
+    "convert": "conversion.converter",
+    "Converter": "conversion.converter",
+    "CALIBRATION_SAMPLES": "conversion.modes",
+    "TFLiteModel": "model.flatbuffer",
+    "Operator": "model.flatbuffer",
+    "Tensor": "model.flatbuffer",
+    "Quantization": "model.flatbuffer",
+    "Mode": "conversion.modes",
+    "register_mode": "conversion.modes",
+    "get_mode": "conversion.modes",
+    "mode_names": "conversion.modes",
     "Target": "targets",
     "CompatibilityReport": "targets",
     "OpPlacement": "targets",
@@ -31,8 +31,8 @@ _EXPORTS = {
     "get_target": "targets",
     "register_target": "targets",
     "target_names": "targets",
-    "Budget": "budget",
-    "DeclaredModel": "declared",
+    "Budget": "gate.budget",
+    "DeclaredModel": "declared.checks",
     "Metric": "evaluate",
     "evaluate": "evaluate",
     "Evaluation": "evaluate",
@@ -49,7 +49,7 @@ _EXPORTS = {
     "GoldenError": "errors",
     "BudgetError": "errors",
     "EvaluationError": "errors",
-    "BaselineFailure": "gate",
+    "BaselineFailure": "gate.baseline",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import TargetError, TFLiteError
-from .model import Tensor, TFLiteModel
+from .model.flatbuffer import Tensor, TFLiteModel
 
 EXIT_OFF_TARGET = 1
 EXIT_BAD_INPUT = 2

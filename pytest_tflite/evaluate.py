@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from .datasets import take_training_set
+from .conversion.datasets import take_training_set
 from .errors import DatasetError, EvaluationError
-from .runtime import plain_name
-from .sources import InputSpec
+from .model.runtime import plain_name
+from .conversion.sources import InputSpec
 
 if TYPE_CHECKING:
-    from .datasets import TrainingSet
-    from .model import TFLiteModel
+    from .conversion.datasets import TrainingSet
+    from .model.flatbuffer import TFLiteModel
 
 Outputs = Union[np.ndarray, list[np.ndarray]]
 """One array for a single-output model, a list of arrays (model order) otherwise."""

@@ -22,8 +22,8 @@ from .errors import RuntimeFailure
 if TYPE_CHECKING:
     import numpy as np
 
-    from .model import Tensor, TFLiteModel
-    from .runtime import Runner
+    from .model.flatbuffer import Tensor, TFLiteModel
+    from .model.runtime import Runner
 
 TARGET = "cpu"
 """Where latency is measured: the LiteRT interpreter of the host."""
@@ -61,7 +61,7 @@ class Latency:
 def figures(stats: Any) -> Latency | None:
     """pytest-benchmark's statistics (``benchmark.stats``) as :class:`Latency`; None when
     nothing was timed (``--benchmark-disable``, or pytest-xdist turned timing off)."""
-    from .golden import DIGITS
+    from .gate.golden import DIGITS
 
     stats = getattr(stats, "stats", stats)  # benchmark.stats wraps the Stats object
     if not stats:
@@ -84,7 +84,7 @@ def prepare(
 ) -> Runner:
     """A runner of its own with ``threads`` interpreter threads, its inputs loaded once
     (``inputs``, else :func:`fixed_inputs`) and warmed up: timing it is timing ``invoke()``."""
-    from .runtime import Runner
+    from .model.runtime import Runner
 
     runner = Runner(model, num_threads=threads)
     runner.set_inputs(fixed_inputs(model) if inputs is None else inputs)
@@ -98,7 +98,7 @@ def fixed_inputs(model: TFLiteModel) -> dict[str, np.ndarray]:
     (an unknown dimension, usually the batch, taken as 1) and type."""
     import numpy as np
 
-    from .runtime import plain_name
+    from .model.runtime import plain_name
 
     rng = np.random.default_rng(SEED)
     return {plain_name(t.name): _sample(rng, t, model) for t in model.inputs}
@@ -129,7 +129,7 @@ def _sample(rng: Any, tensor: Tensor, model: TFLiteModel) -> np.ndarray:
 def extra_info(model: TFLiteModel, threads: int) -> dict[str, Any]:
     """What a saved pytest-benchmark run keeps next to the timings, so runs compared
     later can be told apart: the model, its mode, how it ran, and the toolchain."""
-    from .golden import current_versions
+    from .gate.golden import current_versions
 
     return {
         "model": model.name,

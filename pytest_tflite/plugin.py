@@ -15,13 +15,13 @@ import pytest
 
 from .errors import TFLiteError
 from .latency import DEFAULT_THREADS, DEFAULT_WARMUP, Latency, LatencyRun
-from .modes import CALIBRATION_SAMPLES, Mode, get_mode
-from .results import CHECK_KEY, Results
+from .conversion.modes import CALIBRATION_SAMPLES, Mode, get_mode
+from .report.rows import CHECK_KEY, Results
 from .session import ALL, DEFAULT_TARGETS, TFLiteSession, marker_selection
 
 if TYPE_CHECKING:
-    from .model import TFLiteModel
-    from .summary import Summary
+    from .model.flatbuffer import TFLiteModel
+    from .report.summary import Summary
     from .targets import CompatibilityReport, Target
 
 SESSION_KEY = pytest.StashKey[TFLiteSession]()
@@ -209,7 +209,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _echo_fine_tune_progress(config: pytest.Config) -> Callable[[], None]:
     """A line per fine-tune epoch on the terminal (verbose runs only)."""
-    from .training import echo_progress
+    from .conversion.training import echo_progress
 
     def write(line: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -220,8 +220,8 @@ def _echo_fine_tune_progress(config: pytest.Config) -> Callable[[], None]:
 
 
 def _gate(config: pytest.Config) -> Any:
-    from .budget import parse_budget_lines
-    from .gate import Gate
+    from .gate.budget import parse_budget_lines
+    from .gate.baseline import Gate
 
     chosen = Path(config.getoption("tflite_golden_dir") or config.getini("tflite_golden_dir"))
     try:
@@ -238,7 +238,7 @@ def _gate(config: pytest.Config) -> Any:
 def _report_paths(config: pytest.Config) -> list[Path]:
     """The report files asked for, checked now so that a typo fails before any conversion:
     command-line paths are relative to where pytest runs, ini paths to the ini file."""
-    from .summary import report_path_problem
+    from .report.summary import report_path_problem
 
     given = config.getoption("tflite_reports")
     if given:
@@ -272,7 +272,7 @@ class _SessionReport:
     def summary(self, config: pytest.Config) -> Summary:
         """Rows and run details, built once every report is in."""
         if self._summary is None:
-            from .summary import Summary, now, run_versions
+            from .report.summary import Summary, now, run_versions
 
             session = tflite_session_of(config)
             modes = _selected(session.selected_modes, session.requested_modes)
@@ -288,7 +288,7 @@ class _SessionReport:
         return self._summary
 
     def write(self, config: pytest.Config) -> None:
-        from .summary import write_report
+        from .report.summary import write_report
 
         for path in self.paths:
             shown = _relative(path, config.invocation_params.dir)
@@ -323,7 +323,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     patterns = parent.config.getini("tflite_model_files")
     if file_path.suffix == ".py" and any(file_path.match(p) for p in patterns):
-        from .collector import DeclaredModule
+        from .declared.collector import DeclaredModule
 
         return DeclaredModule.from_parent(parent, path=file_path)
     return None
@@ -525,7 +525,7 @@ def _name_check(item: pytest.Item, report: pytest.TestReport) -> None:
     declared, mode, target = _declared_check(item)
     if declared is None or mode is None:
         return
-    from .declared import identity
+    from .declared.checks import identity
 
     check = getattr(item, "originalname", item.name).removeprefix("test_")
     present = {pair[0] for pair in report.user_properties}
@@ -569,7 +569,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     report = config.stash[REPORT_KEY]
     if report.results and getattr(config, "workerinput", None) is None:
-        from .summary import table, totals_text
+        from .report.summary import table, totals_text
 
         summary = report.summary(config)
         terminalreporter.write_sep("=", "tflite report")
@@ -597,8 +597,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 def _stale_lines(config: pytest.Config) -> list[str]:
     """Baselines no test used, after a full run: nothing deselected or picked by node id
     or file, every mode, and not stopped early."""
-    from .golden import stale_baselines
-    from .modes import mode_names
+    from .gate.golden import stale_baselines
+    from .conversion.modes import mode_names
 
     session = tflite_session_of(config)
     full = (
@@ -621,7 +621,7 @@ def _stale_lines(config: pytest.Config) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tflite_gate(pytestconfig: pytest.Config) -> Any:
-    """The run's golden baselines and budgets (a :class:`pytest_tflite.gate.Gate`)."""
+    """The run's golden baselines and budgets (a :class:`pytest_tflite.gate.baseline.Gate`)."""
     return tflite_session_of(pytestconfig).gate
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModeError, TargetError, TFLiteError
-from .modes import get_mode, mode_names
+from .conversion.modes import get_mode, mode_names
 
 if TYPE_CHECKING:
-    from .conversion import Converter
-    from .gate import Gate
-    from .model import TFLiteModel
+    from .conversion.converter import Converter
+    from .gate.baseline import Gate
+    from .model.flatbuffer import TFLiteModel
     from .targets import CompatibilityReport, Target
 
 ALL = "all"
@@ -50,7 +50,7 @@ class TFLiteSession:
     @property
     def converter(self) -> Converter:
         if self._converter is None:
-            from .conversion import Converter
+            from .conversion.converter import Converter
 
             self._converter = Converter(self.cache_dir)
         return self._converter

@@ -24,7 +24,7 @@ that inference uses would still be far from the batches' after a dozen epochs.""
 
 
 def _keras() -> Any:
-    from pytest_tflite.tf_loader import tensorflow
+    from pytest_tflite.conversion.tf_loader import tensorflow
 
     tensorflow()
     import tf_keras

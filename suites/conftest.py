@@ -15,7 +15,7 @@ def digits():
 
 @pytest.fixture(scope="session")
 def dense_mlp():
-    from pytest_tflite.tf_loader import tensorflow
+    from pytest_tflite.conversion.tf_loader import tensorflow
 
     tensorflow()
     import tf_keras as keras

@@ -48,7 +48,7 @@ The fine-tunes of the training-time modes reuse it: a loaded weight file is not 
 
 def fit(model: Any, x: np.ndarray, y: np.ndarray, *, epochs: int) -> Any:
     """Train ``model`` in place, seeded and with deterministic kernels."""
-    from pytest_tflite.tf_loader import tensorflow
+    from pytest_tflite.conversion.tf_loader import tensorflow
 
     tf = tensorflow()
     import tf_keras as keras
@@ -66,7 +66,7 @@ def fit(model: Any, x: np.ndarray, y: np.ndarray, *, epochs: int) -> Any:
 
 def train(name: str, x: np.ndarray, y: np.ndarray, *, epochs: int | None = None) -> Any:
     """The model ``name``, built with fixed seeds and trained on ``(x, y)``."""
-    from pytest_tflite.tf_loader import tensorflow
+    from pytest_tflite.conversion.tf_loader import tensorflow
 
     tensorflow()
     import tf_keras as keras

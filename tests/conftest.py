@@ -24,7 +24,7 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture(scope="session")
 def tf():
-    from pytest_tflite.tf_loader import tensorflow
+    from pytest_tflite.conversion.tf_loader import tensorflow
 
     return tensorflow()
 
@@ -82,8 +82,8 @@ def runtime_loaded(tf_keras):
     import ai_edge_litert.interpreter  # noqa: F401
     import ai_edge_litert.schema_py_generated  # noqa: F401
 
-    import pytest_tflite.conversion  # noqa: F401
-    import pytest_tflite.runtime  # noqa: F401
+    import pytest_tflite.conversion.converter  # noqa: F401
+    import pytest_tflite.model.runtime  # noqa: F401
     import pytest_tflite.targets  # noqa: F401
 
 

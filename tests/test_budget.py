@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pytest_tflite.budget import (
+from pytest_tflite.gate.budget import (
     DEFAULT_BUDGET,
     Budget,
     Measurement,

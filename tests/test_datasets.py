@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pytest_tflite import Converter, DatasetError
-from pytest_tflite.datasets import digest, take_samples
-from pytest_tflite.sources import InputSpec, as_source
+from pytest_tflite.conversion.datasets import digest, take_samples
+from pytest_tflite.conversion.sources import InputSpec, as_source
 
 TINY = [InputSpec("x", (None, 8, 8), "float32")]
 TWO = [InputSpec("left", (None, 3), "float32"), InputSpec("right", (None, 5), "float32")]

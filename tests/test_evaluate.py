@@ -20,7 +20,7 @@ from pytest_tflite.evaluate import (
     input_specs,
     top1_accuracy,
 )
-from pytest_tflite.sources import InputSpec
+from pytest_tflite.conversion.sources import InputSpec
 
 WRONG = 16
 """Labels flipped away from the float32 model's own answers: its accuracy is known."""

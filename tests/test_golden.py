@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pytest_tflite import golden
-from pytest_tflite.budget import Measurement
+from pytest_tflite.gate import golden
+from pytest_tflite.gate.budget import Measurement
 from pytest_tflite.errors import GoldenError
-from pytest_tflite.golden import (
+from pytest_tflite.gate.golden import (
     SCHEMA_VERSION,
     dump,
     golden_path,
@@ -208,7 +208,7 @@ def test_the_lock_stays_out_of_the_golden_folder(tmp_path):
 WORKER = textwrap.dedent(
     """
     import sys
-    from pytest_tflite.golden import update_golden
+    from pytest_tflite.gate.golden import update_golden
     path, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     for i in range(count):
         update_golden(path, {"targets": {f"{name}_{i}": {"ops_on_target": i}}, "last": name})

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from conftest import TOY_BUILD
-from pytest_tflite.golden import current_versions
+from pytest_tflite.gate.golden import current_versions
 from pytest_tflite.latency import Latency, extra_info, figures, fixed_inputs, prepare
 
 MODELS = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_tflite import Mode, ModeError, get_mode, mode_names, register_mode
-from pytest_tflite import modes as modes_module
+from pytest_tflite.conversion import modes as modes_module
 
 BUILTIN = ["float32", "dynamic_int8", "float16", "int8", "full_int8", "int16x8"]
 NEEDS_DATA = {"int8", "full_int8", "int16x8"}

@@ -432,7 +432,7 @@ def test_long_traceback_style_keeps_the_full_traceback(runtime_loaded, pytester)
     pytester.makepyfile(test_agree=AGREEMENT_TEST)
     result = pytester.runpytest("-p", "no:cacheprovider", "--tflite-mode", "int8", "--tb=long")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*conversion.py:*: ModeError"])
+    result.stdout.fnmatch_lines(["*conversion/converter.py:*: ModeError"])
 
 
 def test_missing_tflite_source_says_what_to_define(pytester: pytest.Pytester):

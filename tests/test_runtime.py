@@ -8,7 +8,7 @@ import pytest
 
 import pytest_tflite
 from pytest_tflite import Converter, Mode, RuntimeFailure, get_mode
-from pytest_tflite.runtime import Runner, dequantize, quantize
+from pytest_tflite.model.runtime import Runner, dequantize, quantize
 
 
 def _one_at_a_time(model, x):

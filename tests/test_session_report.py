@@ -7,8 +7,8 @@ import json
 import sys
 
 import pytest
-from pytest_tflite import summary
-from pytest_tflite.results import Results
+from pytest_tflite.report import summary
+from pytest_tflite.report.rows import Results
 
 MODELS = """
     import numpy as np
@@ -212,7 +212,7 @@ def test_ini_report_paths_are_relative_to_the_ini_file(repo, monkeypatch):
 
 def test_the_report_modules_import_neither_tensorflow_nor_numpy(pytester: pytest.Pytester):
     code = (
-        "import sys, pytest_tflite.results, pytest_tflite.summary, pytest_tflite.plots; "
+        "import sys, pytest_tflite.report.rows, pytest_tflite.report.summary, pytest_tflite.report.plots; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'numpy', 'matplotlib'}))"
     )
     result = pytester.run(sys.executable, "-c", code)
@@ -353,7 +353,7 @@ def test_labels_of_points_close_together_do_not_overlap():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.text import Text
-    from pytest_tflite import plots
+    from pytest_tflite.report import plots
 
     figure = Figure(figsize=plots.FIGSIZE, layout="constrained")
     FigureCanvasAgg(figure)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_tflite import Converter, DatasetError, SourceError, convert
-from pytest_tflite.sources import as_source
+from pytest_tflite.conversion.sources import as_source
 
 X8 = np.random.default_rng(3).random((40, 8), dtype=np.float32)
 

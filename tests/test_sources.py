@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pytest_tflite import SourceError, convert
-from pytest_tflite.sources import ACCEPTED, InputSpec, Source, as_source
-from pytest_tflite.tf_loader import keras_flavor
+from pytest_tflite.conversion.sources import ACCEPTED, InputSpec, Source, as_source
+from pytest_tflite.conversion.tf_loader import keras_flavor
 
 TINY_SPECS = [InputSpec(name="x", shape=(None, 8, 8), dtype="float32")]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pytest_tflite import mode_names
-from pytest_tflite.declared import declared_in
-from pytest_tflite.golden import golden_path, read_golden
+from pytest_tflite.declared.checks import declared_in
+from pytest_tflite.gate.golden import golden_path, read_golden
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "golden"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pytest_tflite import TargetError
-from pytest_tflite.modes import Mode, get_mode
+from pytest_tflite.conversion.modes import Mode, get_mode
 from pytest_tflite.targets import edgetpu_ops as table
 from pytest_tflite.targets.edgetpu import (
     CHECKS,
@@ -28,7 +28,7 @@ from pytest_tflite.targets.edgetpu import (
     format_compiler_log,
     unpreparable_op,
 )
-from pytest_tflite.targets.report import COMPATIBLE, INCOMPATIBLE, ON_CPU, ON_TARGET, PARTIAL
+from pytest_tflite.targets.compatibility import COMPATIBLE, INCOMPATIBLE, ON_CPU, ON_TARGET, PARTIAL
 
 DYNAMIC_ERROR = (
     "Attempting to use a delegate that only supports static-sized tensors with a graph "

@@ -11,7 +11,7 @@ import pytest
 from pytest_tflite import TFLiteModel
 from pytest_tflite.errors import TargetError
 from pytest_tflite.targets.gpu import GPU, gpu_api_available
-from pytest_tflite.targets.report import COMPATIBLE, ON_CPU, ON_TARGET
+from pytest_tflite.targets.compatibility import COMPATIBLE, ON_CPU, ON_TARGET
 
 NEVER = GPU.with_options(confirm="never")
 

@@ -316,7 +316,7 @@ _TINY: dict[str, bytes] = {}
 
 def _tiny_bytes() -> bytes:
     if not _TINY:
-        from pytest_tflite.tf_loader import tensorflow
+        from pytest_tflite.conversion.tf_loader import tensorflow
 
         tf = tensorflow()
         spec = [tf.TensorSpec([1, 4], tf.float32)]

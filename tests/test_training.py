@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pytest_tflite import Converter, DatasetError, ModeError, TrainingUnavailable, convert, get_mode
-from pytest_tflite.modes import mode_names
+from pytest_tflite.conversion.modes import mode_names
 
 TRAINING_MODES = [m for m in mode_names() if get_mode(m).needs_training_data]
 SAMPLES = 256
@@ -140,7 +140,7 @@ def test_clustered_kernels_hold_at_most_n_values(tuned, name):
 
 
 def test_the_users_model_is_never_changed(trained, untouched, training_data):
-    from pytest_tflite.training import echo_progress
+    from pytest_tflite.conversion.training import echo_progress
 
     lines = []
     stop = echo_progress(lines.append)  # how the plugin shows epochs in verbose mode
@@ -201,8 +201,8 @@ def test_fine_tunes_are_cached_by_everything_that_shapes_them(tmp_path, trained,
     ids=["seed", "optimizer", "loss", "data"],
 )
 def test_the_fine_tune_key_changes_with_what_shapes_it(trained, training_data, change):
-    from pytest_tflite.sources import as_source
-    from pytest_tflite.training import prepare
+    from pytest_tflite.conversion.sources import as_source
+    from pytest_tflite.conversion.training import prepare
 
     def key(mode, data=slice(None), compile_config=None):
         x, y = training_data
@@ -220,7 +220,7 @@ def test_the_fine_tune_key_changes_with_what_shapes_it(trained, training_data, c
 
 
 def test_a_keras3_model_is_rebuilt_in_tf_keras_with_the_same_outputs(keras3, test_inputs):
-    from pytest_tflite.rebuild import as_tf_keras
+    from pytest_tflite.conversion.rebuild import as_tf_keras
 
     keras3.utils.set_random_seed(0)
     a, b = keras3.Input((8,), name="a"), keras3.Input((8, 8, 1), name="b")
@@ -401,7 +401,7 @@ MODE_TEST = """
 
 @pytest.fixture
 def plugin_project(runtime_loaded, pytester):
-    from pytest_tflite.training import tfmot
+    from pytest_tflite.conversion.training import tfmot
 
     tfmot()  # imported before the in-process run, like the rest of the runtime
     pytester.makepyfile(test_plugin_training=MODE_TEST)

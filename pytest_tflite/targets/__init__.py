@@ -23,7 +23,7 @@ register_target(CPU)
 register_target(GPU)
 register_target(EDGETPU)
 
-from .report import (
+from .compatibility import (
     COMPATIBLE,
     INCOMPATIBLE,
     NOWHERE,

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RuntimeFailure
 from .registry import Target
-from .report import NOWHERE, ON_TARGET, CompatibilityReport, OpPlacement
+from .compatibility import NOWHERE, ON_TARGET, CompatibilityReport, OpPlacement
 
 if TYPE_CHECKING:
-    from ..model import Operator, TFLiteModel
+    from ..model.flatbuffer import Operator, TFLiteModel
 
 FLEX_PREFIX = "Flex"
 
@@ -86,7 +86,7 @@ def _placement(op: Operator, taken: set[int] | None, unresolved: set[str]) -> Op
 def _load_and_run(model: TFLiteModel) -> tuple[str | None, str, set[int] | None]:
     """(failure in one line or None, the interpreter's whole message, the operators
     XNNPACK took or None when unknown)."""
-    from ..runtime import Runner
+    from ..model.runtime import Runner
 
     try:
         runner = Runner(model)

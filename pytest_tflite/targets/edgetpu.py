@@ -27,12 +27,12 @@ from ..errors import TargetError
 from . import edgetpu_ops as table
 from .partition import Region, partition
 from .registry import Target
-from .report import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
+from .compatibility import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..model import Operator, Tensor, TFLiteModel
+    from ..model.flatbuffer import Operator, Tensor, TFLiteModel
 
 # --- the compiler's wording ---------------------------------------------------------------
 

@@ -54,10 +54,10 @@ from .gpu_ops import (
 )
 from .partition import Region, partition
 from .registry import Target
-from .report import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
+from .compatibility import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
 
 if TYPE_CHECKING:
-    from ..model import Operator, Tensor, TFLiteModel
+    from ..model.flatbuffer import Operator, Tensor, TFLiteModel
 
 PRECISIONS = ("float16", "float32")
 CONFIRM_MODES = ("auto", "never", "always")

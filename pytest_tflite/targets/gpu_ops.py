@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..model import Operator
+    from ..model.flatbuffer import Operator
 
 FLOATS = ("float32", "float16")
 QUANTIZED = ("int8", "uint8")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..model import TFLiteModel
+    from ..model.flatbuffer import TFLiteModel
 
 
 @dataclasses.dataclass(frozen=True)

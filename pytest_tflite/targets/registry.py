@@ -13,12 +13,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CompatibilityFailure, TargetError
-from ..modes import ACTIVATIONS, Mode, get_mode, iter_modes
-from ..names import Registry
-from .report import CompatibilityReport
+from ..conversion.modes import ACTIVATIONS, Mode, get_mode, iter_modes
+from ..registry import Registry
+from .compatibility import CompatibilityReport
 
 if TYPE_CHECKING:
-    from ..model import TFLiteModel
+    from ..model.flatbuffer import TFLiteModel
 
 Analyze = Callable[["TFLiteModel", Mapping[str, Any]], CompatibilityReport]
 """``analyze(model, options)``: place every operator of the model on the target."""

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
-from .atomicfile import write_atomic
-from .errors import GoldenError
+from ..atomicfile import write_atomic
+from ..errors import GoldenError
 
 if TYPE_CHECKING:
     from .budget import Measurement
@@ -59,8 +59,8 @@ def lock_path(path: str | Path) -> Path:
 
 def current_versions() -> dict[str, str]:
     """The versions a baseline depends on: converter, runtime and this plugin."""
-    from . import __version__
-    from .cache import package_version
+    from .. import __version__
+    from ..conversion.cache import package_version
 
     return {
         "tensorflow": package_version("tensorflow"),

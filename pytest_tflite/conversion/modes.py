@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ModeError
-from .names import Registry
+from ..errors import ModeError
+from ..registry import Registry
 
 CALIBRATION_SAMPLES = 100
 """Representative samples the integer modes calibrate with unless told otherwise
@@ -29,7 +29,7 @@ Configure = Callable[[Any, Any, Mapping[str, Any]], None]
 
 FineTune = Callable[[Any, Any, Mapping[str, Any]], Any]
 """``fine_tune(model, fit, options)``: wrap a tf-keras model, train it with ``fit`` (a
-:class:`pytest_tflite.training.Fit`) and return the model to convert."""
+:class:`pytest_tflite.conversion.training.Fit`) and return the model to convert."""
 
 
 @dataclasses.dataclass(frozen=True)

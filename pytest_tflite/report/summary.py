@@ -1,6 +1,6 @@
 """The session report: the table at the end of a run, and the same figures as files.
 
-Rows come from :mod:`pytest_tflite.results`. The terminal shows a compact table (a full
+Rows come from :mod:`pytest_tflite.report.rows`. The terminal shows a compact table (a full
 one with ``-v``); ``--tflite-report`` writes Markdown (for ``$GITHUB_STEP_SUMMARY``), JSON
 (every raw figure, for tools) or a self-contained HTML page with plots. Numbers are
 formatted for people here and only here; the JSON keeps them raw.
@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .atomicfile import write_atomic
-from .results import ERROR, FAIL, SKIP, VERDICTS, CheckResult, Row, difference, totals
+from ..atomicfile import write_atomic
+from .rows import ERROR, FAIL, SKIP, VERDICTS, CheckResult, Row, difference, totals
 
 SCHEMA_VERSION = 1
 MISSING = "—"
@@ -41,8 +41,8 @@ class Summary:
 
 def run_versions() -> dict[str, str]:
     """The tools a run's figures depend on: those baselines record, Python and pytest."""
-    from .cache import package_version
-    from .golden import current_versions
+    from ..conversion.cache import package_version
+    from ..gate.golden import current_versions
 
     return {**current_versions(), "python": platform.python_version(), "pytest": package_version("pytest")}
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DatasetError
+from ..errors import DatasetError
 from .sources import InputSpec
 
 Sample = list[np.ndarray]

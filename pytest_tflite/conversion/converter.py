@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from .cache import ConversionCache, cache_key
 from .datasets import DATA_FORMS, Sample, digest, take_samples
-from .errors import ConversionError, ModeError, ModelFormatError, TFLiteError
-from .model import TFLiteModel
+from ..errors import ConversionError, ModeError, ModelFormatError, TFLiteError
+from ..model.flatbuffer import TFLiteModel
 from .modes import CALIBRATION_SAMPLES, Mode, get_mode
 from .sources import Source, as_source
 from .tf_loader import tensorflow

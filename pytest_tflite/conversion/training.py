@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import package_version
-from .errors import ModeError, TFLiteError, TrainingUnavailable
+from ..errors import ModeError, TFLiteError, TrainingUnavailable
 from .sources import Source
 from .tf_loader import keras_flavor, tensorflow
 

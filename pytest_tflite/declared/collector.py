@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from . import declared as measure
-from .declared import DeclaredModel, declared_in
-from .errors import TFLiteError
-from .gate import METRIC, PLACEMENT, SIZE
+from . import checks as measure
+from .checks import DeclaredModel, declared_in
+from ..errors import TFLiteError
+from ..gate.baseline import METRIC, PLACEMENT, SIZE
 
 
 class DeclaredModule(pytest.Module):
@@ -70,7 +70,7 @@ class StandardChecks:
     def test_compatible(
         self, tflite_mode: Any, tflite_target: Any, tflite_session: Any, tflite_gate: Any, request: Any
     ) -> None:
-        from .targets import assert_compatible
+        from ..targets import assert_compatible
 
         request.node.user_properties.extend(
             measure.identity(self.declared, tflite_mode.name, tflite_target.name)
@@ -89,14 +89,14 @@ class StandardChecks:
 
 
 def _converted(session: Any, declared: DeclaredModel, mode: str) -> Any:
-    from .plugin import skip_unavailable
+    from ..plugin import skip_unavailable
 
     return skip_unavailable(measure.convert, session, declared, mode)
 
 
 def _judge(request: Any, gate: Any, declared: DeclaredModel, model: Any, part: str, **measured: Any) -> None:
     """Measure, attach the figures to the report, and pass them through the gate."""
-    from .plugin import tflite_session_of
+    from ..plugin import tflite_session_of
 
     session = tflite_session_of(request.config)
     evaluated = measured.pop("evaluated", None)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .atomicfile import write_atomic
-from .errors import ModelFormatError
+from ..atomicfile import write_atomic
+from ..errors import ModelFormatError
 
 if TYPE_CHECKING:
     from .runtime import Runner

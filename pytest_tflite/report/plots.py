@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .results import Row
+from .rows import Row
 from .summary import is_fraction, milliseconds
 
 FIGSIZE = (6.4, 3.6)

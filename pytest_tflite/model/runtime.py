@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import RuntimeFailure
+from ..errors import RuntimeFailure
 
 if TYPE_CHECKING:
-    from .model import TFLiteModel
+    from .flatbuffer import TFLiteModel
 
 
 class Runner:

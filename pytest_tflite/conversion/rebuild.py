@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import TrainingUnavailable
+from ..errors import TrainingUnavailable
 
 LEGACY_ADVICE = (
     "Run these modes on a tf-keras model: build it with `import tf_keras as keras`, or run "

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from .errors import SourceError
+from ..errors import SourceError
 from .tf_loader import keras_flavor, tensorflow
 
 ACCEPTED = (

@@ -17,8 +17,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from .atomicfile import write_atomic
-from .errors import ConversionError
+from ..atomicfile import write_atomic
+from ..errors import ConversionError
 
 CACHE_FORMAT = 1
 TOOLCHAIN = ("tensorflow", "keras", "tf-keras", "pytest-tflite")

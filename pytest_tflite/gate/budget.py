@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import BudgetError
+from ..errors import BudgetError
 from .golden import round_value
 
 PASS, FAIL, IMPROVED, NEW = "pass", "fail", "improved", "new"

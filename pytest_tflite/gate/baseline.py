@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .budget import DEFAULT_BUDGET, FAIL, NEW, Budget, Measurement, Row, budget_for, format_rows, judge
-from .errors import TFLiteError
+from ..errors import TFLiteError
 from .golden import UPDATE_OPTION, current_versions, golden_path, read_golden, record, update_golden, version_differences
 
 SIZE, METRIC, PLACEMENT = "size", "metric", "placement"

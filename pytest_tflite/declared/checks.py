@@ -1,7 +1,7 @@
 """Declared models: what a model repository states once, and what is measured from it.
 
 A declaration names a model, its source, its data and its budgets. The plugin turns each
-into the standard checks for every mode and target (see :mod:`pytest_tflite.collector`).
+into the standard checks for every mode and target (see :mod:`pytest_tflite.declared.collector`).
 Sources and datasets may be given as zero-argument functions, called once when a check
 first needs them, so that collecting tests never trains or loads anything.
 """
@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .budget import Budget, Measurement
-from .errors import TFLiteError
+from ..gate.budget import Budget, Measurement
+from ..errors import TFLiteError
 
 if TYPE_CHECKING:
-    from .evaluate import Evaluation, Metric
-    from .model import TFLiteModel
-    from .session import TFLiteSession
+    from ..evaluate import Evaluation, Metric
+    from ..model.flatbuffer import TFLiteModel
+    from ..session import TFLiteSession
 
 REFERENCE_MODE = "float32"
 """The conversion every other mode's accuracy drop and fidelity are measured against."""
@@ -87,7 +87,7 @@ class DeclaredModel:
 
 def _metric(metric: Any, model: str) -> Metric:
     """A Metric, or a plain ``fn(outputs, labels)`` named after the function (higher is better)."""
-    from .evaluate import Metric
+    from ..evaluate import Metric
 
     if isinstance(metric, Metric):
         return metric
@@ -163,7 +163,7 @@ def convert(session: TFLiteSession, declared: DeclaredModel, mode: str) -> TFLit
 def evaluation(session: TFLiteSession, declared: DeclaredModel, model: TFLiteModel) -> Evaluation:
     """The model's metric on the evaluation data, with fidelity against float32 (once per
     model bytes in a run)."""
-    from .evaluate import ACCURACY, evaluate
+    from ..evaluate import ACCURACY, evaluate
 
     data = declared.resolved("evaluation_data")
     metric = declared.metric or ACCURACY
@@ -186,7 +186,7 @@ def measurement(
     reports: Sequence[Any] = (),
 ) -> Measurement:
     """What the gate judges: sizes, the metric against float32's, placements."""
-    from .budget import measure
+    from ..gate.budget import measure
 
     float32_value = None
     if evaluated is not None:
