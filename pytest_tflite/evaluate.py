@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from .conversion.datasets import take_training_set
+from .conversion.sources import InputSpec
 from .errors import DatasetError, EvaluationError
 from .model.runtime import plain_name
-from .conversion.sources import InputSpec
 
 if TYPE_CHECKING:
     from .conversion.datasets import TrainingSet

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import RuntimeFailure
+from .report.keys import key
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,7 +56,7 @@ class Latency:
 
     def properties(self) -> dict[str, float | int]:
         """The figures as ``record_property`` pairs (they reach ``--junitxml`` and xdist)."""
-        return {f"tflite_latency_{name}": value for name, value in dataclasses.asdict(self).items()}
+        return {key(f"latency_{name}"): value for name, value in dataclasses.asdict(self).items()}
 
 
 def figures(stats: Any) -> Latency | None:
@@ -129,7 +130,7 @@ def _sample(rng: Any, tensor: Tensor, model: TFLiteModel) -> np.ndarray:
 def extra_info(model: TFLiteModel, threads: int) -> dict[str, Any]:
     """What a saved pytest-benchmark run keeps next to the timings, so runs compared
     later can be told apart: the model, its mode, how it ran, and the toolchain."""
-    from .gate.golden import current_versions
+    from .gate.versions import current_versions
 
     return {
         "model": model.name,
@@ -195,3 +196,23 @@ def _unreadable_run(path: Any) -> str | None:
     if not isinstance(runs, list) or not all(isinstance(r, Mapping) and "stats" in r for r in runs):
         return "it does not hold pytest-benchmark results (a 'benchmarks' list with 'stats')"
     return None
+
+
+def benchmark_session(config: Any) -> Any | None:
+    """pytest-benchmark's session (its parsed options, storage, and whether pytest-xdist
+    turned timing off), None when the plugin is off. pytest-benchmark has no public
+    accessor for it; this is the one place that reads the private attribute."""
+    return getattr(config, "_benchmarksession", None)
+
+
+def comparison_problem(config: Any) -> str | None:
+    """Why this run's ``--benchmark-compare`` has nothing to compare with, or None."""
+    bench = benchmark_session(config)
+    if bench is None:
+        return None
+    return compare_problem(bench.compare, bench.compare_fail, bench.storage)
+
+
+def turned_off_by_xdist(config: Any) -> bool:
+    bench = benchmark_session(config)
+    return bool(bench is not None and bench.xdist_warning)

@@ -1,24 +1,40 @@
-"""The state of one pytest run: which modes were asked for, and the shared converter."""
+"""The state of one pytest run and the decisions made on it: which modes and targets
+were selected, the shared converter, compatibility reports, the gate, latency settings,
+the session report, what pytest-xdist workers send back, and which baselines went unused.
+
+The plugin's hooks forward to this object (:mod:`pytest_tflite.plugin`); nothing here
+imports TensorFlow.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import ModeError, TargetError, TFLiteError
+import pytest
+
 from .conversion.modes import get_mode, mode_names
+from .errors import ModeError, TargetError, TFLiteError, TrainingUnavailable
+from .latency import LatencyRun
+from .report.run import RunReport
 
 if TYPE_CHECKING:
     from .conversion.converter import Converter
     from .gate.baseline import Gate
     from .model.flatbuffer import TFLiteModel
+    from .options import Settings
     from .targets import CompatibilityReport, Target
 
 ALL = "all"
 DEFAULT_TARGETS = ("cpu",)
 MARKER_ARGUMENTS = ("modes", "targets")
+SESSION_KEY = pytest.StashKey["TFLiteSession"]()
+WORKER_OUTPUT_KEY = "tflite_session"
+"""Where a pytest-xdist worker leaves what the controller merges (``workeroutput``)."""
+
+T = TypeVar("T")
 
 
 class TFLiteSession:
@@ -32,20 +48,47 @@ class TFLiteSession:
         calibration_samples: int,
         targets: Sequence[str] = DEFAULT_TARGETS,
         gate: Gate | None = None,
+        latency: LatencyRun | None = None,
+        report: RunReport | None = None,
     ) -> None:
         self.requested_modes = list(modes)
         self.requested_targets = list(targets)
         self.cache_dir = cache_dir
         self.calibration_samples = calibration_samples
+        self.latency = latency or LatencyRun()
+        self.report = report or RunReport()
         self._converter: Converter | None = None
         self._worker_stats: Counter[str] = Counter()
         self._reports: dict[tuple[str, str, str], CompatibilityReport] = {}
         self._memo: dict[Any, Any] = {}
-        self.gate = gate
+        self._gate = gate
+        self._gate_factory: Callable[[], Gate] | None = None
         self.used_golden: set[str] = set()
         """Baselines the checks of this run looked at (for the stale listing)."""
         self.deselected = False
         self.stopped_early = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TFLiteSession:
+        session = cls(
+            modes=settings.modes,
+            targets=settings.targets,
+            cache_dir=settings.cache_dir,
+            calibration_samples=settings.calibration_samples,
+            latency=LatencyRun(threads=settings.threads, warmup=settings.warmup),
+            report=RunReport(settings.report_paths),
+        )
+        session._gate_factory = lambda: _gate(settings)
+        return session
+
+    @property
+    def gate(self) -> Gate:
+        """The golden baselines and budgets, opened on first use."""
+        if self._gate is None:
+            if self._gate_factory is None:
+                raise TFLiteError("this session has no golden baselines", hint="Pass gate= to TFLiteSession")
+            self._gate = self._gate_factory()
+        return self._gate
 
     @property
     def converter(self) -> Converter:
@@ -71,14 +114,41 @@ class TFLiteSession:
             self._reports[key] = target.check(model)
         return self._reports[key]
 
-    def memo(self, key: Any, compute: Any) -> Any:
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """``compute()`` once per key in a run (evaluations shared by several checks)."""
         if key not in self._memo:
             self._memo[key] = compute()
-        return self._memo[key]
+        result: T = self._memo[key]
+        return result
 
     def add_worker_stats(self, stats: dict[str, int]) -> None:
         self._worker_stats.update(stats)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Every test report (on the pytest-xdist controller the workers' too) feeds the
+        session report: the session is registered as a plugin for this."""
+        self.report.add(report)
+
+    # --- pytest-xdist ---------------------------------------------------------------------
+
+    def worker_output(self) -> dict[str, Any]:
+        """What a worker sends the controller when it finishes."""
+        return {
+            "conversion_stats": self.conversion_stats,
+            "used_golden": sorted(self.used_golden),
+            "deselected": self.deselected,
+            "latency_unmeasured": self.latency.unmeasured,
+        }
+
+    def merge_worker_output(self, output: dict[str, Any]) -> None:
+        """Add a finished worker's counts and baselines to the controller's."""
+        if output.get("conversion_stats"):
+            self.add_worker_stats(output["conversion_stats"])
+        self.used_golden.update(output.get("used_golden", ()))
+        self.deselected |= bool(output.get("deselected"))
+        self.latency.unmeasured += output.get("latency_unmeasured", 0)
+
+    # --- selection ------------------------------------------------------------------------
 
     def selected_modes(self) -> list[str]:
         """The modes chosen by --tflite-mode / ``tflite_modes``, checked against the registry."""
@@ -89,6 +159,13 @@ class TFLiteSession:
         from .targets import target_names
 
         return _expand(self.requested_targets, target_names, _selected_target)
+
+    def shown_modes(self) -> list[str]:
+        """The selected modes, or what was asked for when it names something unknown."""
+        return _or_requested(self.selected_modes, self.requested_modes)
+
+    def shown_targets(self) -> list[str]:
+        return _or_requested(self.selected_targets, self.requested_targets)
 
     def modes_for(self, marker_modes: Sequence[str] | None) -> list[str]:
         """The selected modes a test runs under, narrowed by its ``tflite`` marker."""
@@ -108,8 +185,77 @@ class TFLiteSession:
         wanted = [get_target(t).name for t in marker_targets]
         return [t for t in wanted if t in selected]
 
+    # --- what the run says at its start and end -------------------------------------------
 
-def _expand(requested: Sequence[str], everything: Any, check: Any) -> list[str]:
+    def header(self) -> str:
+        cache = self.cache_dir or "off"
+        modes, targets = ", ".join(self.shown_modes()), ", ".join(self.shown_targets())
+        return f"tflite: modes {modes}; targets {targets}; conversion cache {cache}"
+
+    def stale_baselines(self, *, whole_run: bool) -> list[Path]:
+        """Baselines no test used; only a whole run (nothing deselected or picked by node
+        id, every mode, not stopped early) can tell."""
+        from .gate.golden import stale_baselines
+
+        every_mode = self.shown_modes() == mode_names()
+        if not whole_run or self.deselected or self.stopped_early or not every_mode or not self.used_golden:
+            return []
+        return stale_baselines(self.gate.golden_dir, self.used_golden)
+
+    def latency_lines(self) -> list[str]:
+        if not self.latency.unmeasured:
+            return []
+        return [
+            f"tflite: latency not measured in {self.latency.unmeasured} test(s): pytest-benchmark turns "
+            "itself off under pytest-xdist (-n); time them in a serial run: pytest -n 0 -k latency"
+        ]
+
+    def conversion_lines(self) -> list[str]:
+        stats = self.conversion_stats
+        if not stats:
+            return []
+        return [
+            "tflite: {} converted, {} from the disk cache, {} reused in memory".format(
+                stats.get("converted", 0), stats.get("disk", 0), stats.get("memory", 0)
+            )
+        ]
+
+
+def tflite_session_of(config: pytest.Config) -> TFLiteSession:
+    """The run's session (set up by the plugin's ``pytest_configure``)."""
+    return config.stash[SESSION_KEY]
+
+
+def skip_unavailable(convert: Callable[..., TFLiteModel], *args: Any, **kwargs: Any) -> TFLiteModel:
+    """Convert; a training-time mode that cannot run (no training data, or a model it
+    cannot fine-tune) skips the test with the library's reason instead of failing it."""
+    try:
+        return convert(*args, **kwargs)
+    except TrainingUnavailable as exc:
+        pytest.skip(str(exc).split("\n\n")[0])
+
+
+def _gate(settings: Settings) -> Gate:
+    from .gate.baseline import Gate
+    from .gate.budget import parse_budget_lines
+
+    return Gate(
+        golden_dir=settings.golden_dir,
+        update=settings.update_golden,
+        budgets=parse_budget_lines(settings.budget_lines),
+    )
+
+
+def _or_requested(selected: Callable[[], list[str]], requested: list[str]) -> list[str]:
+    try:
+        return selected()
+    except TFLiteError:
+        return list(requested)
+
+
+def _expand(
+    requested: Sequence[str], everything: Callable[[], list[str]], check: Callable[[str], str]
+) -> list[str]:
     """Names from repeated, comma-separated option values; ``all`` means every registered one."""
     names: list[str] = []
     for item in requested:

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_tflite.conversion.modes import mode_names
 from pytest_tflite.declared.checks import declared_in
 from pytest_tflite.gate.golden import golden_path, read_golden
-from pytest_tflite.conversion.modes import mode_names
 from suites import tflite_models
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-TOY_BUILD = """
-    def build():
-        import tf_keras as keras
-
-        keras.utils.set_random_seed(0)
-        return keras.Sequential(
-            [keras.Input((8,), name="x"), keras.layers.Dense(WIDTH, activation="relu", name="h"),
-             keras.layers.Dense(4, name="out")],
-            name="toy",
-        )
-"""
-"""The source of a declared-model file's toy classifier, 8 -> WIDTH -> 4, named so its
-converted bytes are the same in every process; the file sets WIDTH first."""
+from support import dense_model, keras_outputs
 
 pytest_plugins = ["pytester"]
 
@@ -41,20 +28,6 @@ def keras3(tf):
     import keras
 
     return keras
-
-
-def dense_model(keras, name: str = "tiny_dense", input_shape=(8, 8), seed: int = 0):
-    """A small trained-looking classifier: Flatten -> Dense(16, relu) -> Dense(4)."""
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential(
-        [
-            keras.Input(input_shape, name="x"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(4),
-        ],
-        name=name,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -85,18 +58,6 @@ def runtime_loaded(tf_keras):
     import pytest_tflite.conversion.converter  # noqa: F401
     import pytest_tflite.model.runtime  # noqa: F401
     import pytest_tflite.targets  # noqa: F401
-
-
-def collected_ids(result: pytest.RunResult) -> list[str]:
-    """Test ids (without the file) listed by ``--collect-only -q``."""
-    return [line.split("::", 1)[1] for line in result.outlines if line.startswith("test_")]
-
-
-# --- helpers shared by the unit test modules -------------------------------------------
-
-def keras_outputs(model, x):
-    """A Keras model's float outputs for ``x`` (tf-keras or Keras 3), as a numpy array."""
-    return np.asarray(model(np.asarray(x, dtype=np.float32), training=False))
 
 
 @pytest.fixture(scope="session")
@@ -145,3 +106,11 @@ def tiny_tflite_file(tmp_path_factory, tiny_tflite):
 def tiny_full_int8_file(tmp_path_factory, tiny_tflite):
     """The tiny model's full_int8 flatbuffer, saved as ``tiny_int8.tflite``."""
     return tiny_tflite("full_int8").save(tmp_path_factory.mktemp("tflite") / "tiny_int8.tflite")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs a pytest session of its own (through ``pytester``) as
+    ``pytester``, so ``-m "not pytester"`` runs the fast unit tests alone."""
+    for item in items:
+        if "pytester" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.pytester)

@@ -7,18 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from pytest_tflite.gate.budget import (
-    DEFAULT_BUDGET,
-    Budget,
-    Measurement,
-    budget_for,
-    failures,
-    format_rows,
-    judge,
-    measure,
-    parse_budget_lines,
-)
 from pytest_tflite.errors import BudgetError
+from pytest_tflite.gate.budget import DEFAULT_BUDGET, Budget, budget_for, parse_budget_lines
+from pytest_tflite.gate.judging import failures, format_comparisons, judge
+from pytest_tflite.gate.measurement import Measurement, measure
 
 NO_GOLDEN_CHECKS = Budget()
 
@@ -271,7 +263,7 @@ def test_a_target_missing_from_golden_is_new():
 def test_table_and_failures():
     budget = DEFAULT_BUDGET.merged(Budget(max_accuracy_drop=0.02))
     rows = judge(measured(size=11_000, value=0.95, on_target={"edgetpu": (8, 10)}), budget, placed(8))
-    text = format_rows(rows)
+    text = format_comparisons(rows)
     lines = text.splitlines()
     assert lines[0].split() == ["metric", "golden", "measured", "delta", "budget", "verdict"]
     size_line = next(line for line in lines if line.startswith("size_bytes"))

@@ -7,10 +7,11 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import TOY_BUILD
+from support import TOY_BUILD
+
 from pytest_tflite import Budget, DeclaredModel
-from pytest_tflite.gate.budget import Budget as BudgetClass
 from pytest_tflite.errors import TFLiteError
+from pytest_tflite.gate.budget import Budget as BudgetClass
 
 MODELS = """
     import numpy as np
@@ -241,8 +242,8 @@ def test_per_mode_budgets_override_the_model_budget():
 
 
 def test_declared_golden_tolerances_survive_the_defaults(tmp_path):
-    from pytest_tflite.gate.budget import parse_budget_lines
     from pytest_tflite.gate.baseline import Gate
+    from pytest_tflite.gate.budget import parse_budget_lines
 
     declared = Budget(golden_size_tolerance=0.05, golden_accuracy_tolerance=0.02, golden_on_target_tolerance=3)
     gate = Gate(tmp_path, budgets=parse_budget_lines(["int8: golden_on_target_tolerance=1"]))

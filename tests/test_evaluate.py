@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_tflite import DatasetError
+from pytest_tflite.conversion.sources import InputSpec
 from pytest_tflite.errors import EvaluationError
 from pytest_tflite.evaluate import (
     ACCURACY,
@@ -20,7 +21,6 @@ from pytest_tflite.evaluate import (
     input_specs,
     top1_accuracy,
 )
-from pytest_tflite.conversion.sources import InputSpec
 
 WRONG = 16
 """Labels flipped away from the float32 model's own answers: its accuracy is known."""

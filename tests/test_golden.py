@@ -14,11 +14,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pytest_tflite.gate import golden
-from pytest_tflite.gate.budget import Measurement
 from pytest_tflite.errors import GoldenError
+from pytest_tflite.gate.versions import current_versions
+from pytest_tflite.gate import golden
+from pytest_tflite.gate.measurement import Measurement
 from pytest_tflite.gate.golden import (
-    SCHEMA_VERSION,
+    GOLDEN_SCHEMA_VERSION,
     dump,
     golden_path,
     lock_path,
@@ -33,7 +34,7 @@ VERSIONS = {"tensorflow": "2.21.0", "ai_edge_litert": "2.3.0", "pytest_tflite": 
 
 
 def baseline(**extra):
-    return {"schema_version": SCHEMA_VERSION, "model": "net", "mode": "int8", "size_bytes": 100, **extra}
+    return {"schema_version": GOLDEN_SCHEMA_VERSION, "model": "net", "mode": "int8", "size_bytes": 100, **extra}
 
 
 # --- paths ----------------------------------------------------------------------------
@@ -166,7 +167,7 @@ def test_targets_merge_and_other_sections_are_replaced(tmp_path):
 def test_a_new_file_gets_the_schema_version(tmp_path):
     path = golden_path(tmp_path, "net", "int8")
     update_golden(path, {"size_bytes": 1})
-    assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
+    assert json.loads(path.read_text())["schema_version"] == GOLDEN_SCHEMA_VERSION
 
 
 def test_an_unreadable_file_is_kept_unless_discarded(tmp_path):
@@ -226,7 +227,7 @@ def test_concurrent_updates_all_land(tmp_path):
     ]
     reads = 0
     while any(w.poll() is None for w in workers):
-        assert read_golden(path)["schema_version"] == SCHEMA_VERSION  # always whole
+        assert read_golden(path)["schema_version"] == GOLDEN_SCHEMA_VERSION  # always whole
         reads += 1
     assert [w.returncode for w in workers] == [0, 0]
     data = read_golden(path)
@@ -248,7 +249,7 @@ def test_record_holds_what_was_measured_and_no_budget():
     report = SimpleNamespace(target="edgetpu", verdict="partial", ops_on_target=2, ops_total=3)
     data = record("net", "int8", m, op_histogram={"FULLY_CONNECTED": 2}, targets=[report], versions=VERSIONS)
     assert data == {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": GOLDEN_SCHEMA_VERSION,
         "model": "net",
         "mode": "int8",
         "versions": VERSIONS,
@@ -274,7 +275,7 @@ def test_record_of_placement_alone_keeps_the_measurements(tmp_path):
 
 
 def test_current_versions_name_the_toolchain():
-    versions = golden.current_versions()
+    versions = current_versions()
     assert set(versions) == {"tensorflow", "ai_edge_litert", "pytest_tflite"}
     assert versions["pytest_tflite"] == __import__("pytest_tflite").__version__
 

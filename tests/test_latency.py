@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from conftest import TOY_BUILD
-from pytest_tflite.gate.golden import current_versions
+from support import TOY_BUILD
+
+from pytest_tflite.gate.versions import current_versions
 from pytest_tflite.latency import Latency, extra_info, figures, fixed_inputs, prepare
 
 MODELS = """

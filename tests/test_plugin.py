@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import collected_ids
+from support import collected_ids
 
 POST_TRAINING_MODES = ["float32", "dynamic_int8", "float16", "int8", "full_int8", "int16x8"]
 TRAINING_MODES = [

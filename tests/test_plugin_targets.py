@@ -7,7 +7,7 @@ Every test runs a real pytest session with ``pytester``, in-process.
 from __future__ import annotations
 
 import pytest
-from conftest import collected_ids
+from support import collected_ids
 
 # A conftest that registers a target of its own: an integer-only accelerator that takes
 # every operator whose output is int8 (a real rule, on the real converted model).

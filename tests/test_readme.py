@@ -30,9 +30,9 @@ def test_ci_runs_the_readme_test_line():
 
 
 def test_every_documented_option_exists():
-    from pytest_tflite import plugin
+    from pytest_tflite import options
 
-    source = Path(plugin.__file__).read_text()
+    source = Path(options.__file__).read_text()
     documented = set(re.findall(r"`(--tflite-[a-z-]+)", (ROOT / "README.md").read_text()))
     assert documented, "the README documents the options"
     for option in documented:

@@ -7,7 +7,9 @@ import json
 import sys
 
 import pytest
-from pytest_tflite.report import summary
+
+from pytest_tflite.report import files, summary, table
+from pytest_tflite.report import format as fmt
 from pytest_tflite.report.rows import Results
 
 MODELS = """
@@ -212,7 +214,7 @@ def test_ini_report_paths_are_relative_to_the_ini_file(repo, monkeypatch):
 
 def test_the_report_modules_import_neither_tensorflow_nor_numpy(pytester: pytest.Pytester):
     code = (
-        "import sys, pytest_tflite.report.rows, pytest_tflite.report.summary, pytest_tflite.report.plots; "
+        "import sys, pytest_tflite.report.rows, pytest_tflite.report.summary, pytest_tflite.report.table, pytest_tflite.report.files, pytest_tflite.report.plots; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'numpy', 'matplotlib'}))"
     )
     result = pytester.run(sys.executable, "-c", code)
@@ -254,10 +256,10 @@ def test_a_target_check_fails_its_own_row_and_a_mode_check_every_row_of_its_mode
         ("int8", "cpu", "pass", ()),
         ("int8", "edgetpu", "fail", ("compatible",)),
     ]
-    assert summary.reason_text(rows[0]) == "BaselineFailure: big."  # the first sentence only
+    assert fmt.reason_text(rows[0]) == "BaselineFailure: big."  # the first sentence only
     assert rows[1].values()["size_delta_bytes"] == 100 and rows[1].values()["ops_on_target"] == 3
     assert rows[2].values()["size_bytes"] == 1000  # mode figures repeat on every target's row
-    assert summary.verdict_text(rows[2]) == "fail (compatible)"
+    assert fmt.verdict_text(rows[2]) == "fail (compatible)"
 
 
 def test_skips_errors_and_modes_without_targets():
@@ -296,24 +298,24 @@ def test_reports_of_other_tests_are_ignored_and_phases_fold_into_one_check():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (summary.kilobytes(421_936), "421.9 KB"),
-        (summary.kilobytes(1_234_567), "1,234.6 KB"),
-        (summary.kilobytes(None), "—"),
-        (summary.size_delta(6548, 112_344), "+6.5 KB (+5.8%)"),
-        (summary.size_delta(-48, 2000), "-48 B (-2.4%)"),
-        (summary.size_delta(0, 2000), "±0 B (±0.0%)"),
-        (summary.size_delta(None), "—"),
-        (summary.metric_text(0.97777, "accuracy"), "97.78%"),
-        (summary.metric_text(0.123456, "mae"), "0.1235"),
-        (summary.metric_delta(-0.0044, "accuracy"), "-0.44 pt"),
-        (summary.metric_delta(0.0012, "mae"), "+0.0012"),
-        (summary.metric_delta(0.0, "accuracy"), "±0.00 pt"),
-        (summary.percent(0.996), "99.6%"),
-        (summary.decibels(42.06), "42.1 dB"),
-        (summary.milliseconds(12.34), "12.3 ms"),
-        (summary.milliseconds(1234.5), "1,234 ms"),
-        (summary.milliseconds(0.8209), "821 µs"),
-        (summary.operators(98, 99), "98/99"),
+        (fmt.kilobytes(421_936), "421.9 KB"),
+        (fmt.kilobytes(1_234_567), "1,234.6 KB"),
+        (fmt.kilobytes(None), "—"),
+        (fmt.size_delta(6548, 112_344), "+6.5 KB (+5.8%)"),
+        (fmt.size_delta(-48, 2000), "-48 B (-2.4%)"),
+        (fmt.size_delta(0, 2000), "±0 B (±0.0%)"),
+        (fmt.size_delta(None), "—"),
+        (fmt.metric_text(0.97777, "accuracy"), "97.78%"),
+        (fmt.metric_text(0.123456, "mae"), "0.1235"),
+        (fmt.metric_delta(-0.0044, "accuracy"), "-0.44 pt"),
+        (fmt.metric_delta(0.0012, "mae"), "+0.0012"),
+        (fmt.metric_delta(0.0, "accuracy"), "±0.00 pt"),
+        (fmt.percent(0.996), "99.6%"),
+        (fmt.decibels(42.06), "42.1 dB"),
+        (fmt.milliseconds(12.34), "12.3 ms"),
+        (fmt.milliseconds(1234.5), "1,234 ms"),
+        (fmt.milliseconds(0.8209), "821 µs"),
+        (fmt.operators(98, 99), "98/99"),
     ],
 )
 def test_numbers_are_formatted_for_people(text, expected):
@@ -325,9 +327,9 @@ def test_another_metric_names_its_columns_and_markdown_escapes_pipes():
         report("accuracy", "int8", metric="mae", mae=0.25, float32_mae=0.2),
         report("size", "int8", outcome="failed", longrepr="AssertionError: a | b"),
     ).rows()
-    assert [c.header for c in summary.columns(rows, full=False)][5:7] == ["mae", "Δ float32"]
-    assert summary.columns(rows, full=False)[6].cell(rows[0]) == "+0.05"
-    text = summary.to_markdown(summary.Summary(rows, versions={"tensorflow": "2.21.0"}))
+    assert [c.header for c in table.columns(rows, full=False)][5:7] == ["mae", "Δ float32"]
+    assert table.columns(rows, full=False)[6].cell(rows[0]) == "+0.05"
+    text = files.to_markdown(summary.Summary(rows, versions={"tensorflow": "2.21.0"}))
     assert "Versions: tensorflow 2.21.0." in text and "AssertionError: a \\| b" in text
 
 
@@ -342,10 +344,10 @@ def test_the_page_draws_every_plot_it_has_data_for():
         ],
         report("compatible", "int8", "edgetpu", model="a", edgetpu_ops_on_target=2, edgetpu_ops_total=4),
     ).rows(["float32", "int8"])
-    page = summary.to_html(summary.Summary(rows, created="now"))
+    page = files.to_html(summary.Summary(rows, created="now"))
     assert page.count("<svg") == 2 + 2 + 1  # size/accuracy and latency per model, placement per target
     assert "http" not in page and "No latency" not in page
-    empty = summary.to_html(summary.Summary([]))
+    empty = files.to_html(summary.Summary([]))
     assert "<svg" not in empty and "No latency was measured in this run." in empty
 
 
@@ -353,6 +355,7 @@ def test_labels_of_points_close_together_do_not_overlap():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.text import Text
+
     from pytest_tflite.report import plots
 
     figure = Figure(figsize=plots.FIGSIZE, layout="constrained")

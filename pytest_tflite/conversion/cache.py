@@ -11,7 +11,6 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from filelock import FileLock, Timeout
 
 from ..atomicfile import write_atomic
 from ..errors import ConversionError
+from ..gate.versions import package_version
 
 CACHE_FORMAT = 1
 TOOLCHAIN = ("tensorflow", "keras", "tf-keras", "pytest-tflite")
@@ -31,13 +31,6 @@ def cache_key(parts: dict[str, Any]) -> str:
     """A stable digest of everything that shapes a conversion, toolchain version included."""
     record = {"format": CACHE_FORMAT, **{p: package_version(p) for p in TOOLCHAIN}, **parts}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
-
-
-def package_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 class ConversionCache:

@@ -15,10 +15,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import ConversionCache, cache_key
-from .datasets import DATA_FORMS, Sample, digest, take_samples
 from ..errors import ConversionError, ModeError, ModelFormatError, TFLiteError
 from ..model.flatbuffer import TFLiteModel
+from .cache import ConversionCache, cache_key
+from .datasets import DATA_FORMS, Sample, digest, take_samples
 from .modes import CALIBRATION_SAMPLES, Mode, get_mode
 from .sources import Source, as_source
 from .tf_loader import tensorflow

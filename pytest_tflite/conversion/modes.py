@@ -107,6 +107,8 @@ class Mode:
 
 
 def _code_digest(function: Callable[..., Any]) -> str:
+    if isinstance(function, TrainingStep):
+        function = function.resolve()
     try:
         code = inspect.getsource(function).encode()
     except (OSError, TypeError):
@@ -229,30 +231,57 @@ def _qat_int8(converter: Any, tf: Any, options: Mapping[str, Any]) -> None:
     _full_int8(converter, tf, options)
 
 
-def _register_training_modes() -> None:
-    from . import training
+FIT_DEFAULTS = {"epochs": 2, "learning_rate": 1e-4, "batch_size": 32, "seed": 0}
+"""Options every training-time mode takes: a short, gentle fine-tune of a trained model."""
+SPARSITY = 0.5
+CLUSTERS = 16
+CENTROIDS = "linear"
+"""Evenly spaced initial centroids: on the digits model they compress better and keep
+more accuracy than k-means++ (gzip 63 KB against 73 KB, 98.9% against 98.4%)."""
 
-    common = training.FIT_DEFAULTS
-    qat = {"io_dtype": "int8", **common}
-    prune = {"sparsity": training.SPARSITY, **common}
-    cluster = {"clusters": training.CLUSTERS, "centroids": training.CENTROIDS, **common}
-    for name, description, fine_tune, options in [
+
+class TrainingStep:
+    """A fine-tune of :mod:`pytest_tflite.conversion.training`, named here and imported
+    when it runs: registering the modes costs no tensorflow-model-optimization import."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def resolve(self) -> FineTune:
+        from . import training
+
+        step: FineTune = getattr(training, self.name)
+        return step
+
+    def __call__(self, model: Any, fit: Any, options: Mapping[str, Any]) -> Any:
+        return self.resolve()(model, fit, options)
+
+    def __repr__(self) -> str:
+        return f"TrainingStep({self.name!r})"
+
+
+def _register_training_modes() -> None:
+    qat = {"io_dtype": "int8", **FIT_DEFAULTS}
+    prune = {"sparsity": SPARSITY, **FIT_DEFAULTS}
+    cluster = {"clusters": CLUSTERS, "centroids": CENTROIDS, **FIT_DEFAULTS}
+    for name, description, step, options in [
         ("qat_int8", "quantization-aware fine-tune, then integer-only int8",
-         training.quantize_aware, qat),
+         "quantize_aware", qat),
         ("pruned", "magnitude pruning to a sparsity, then a post-training mode",
-         training.prune, {**prune, "then": "float32"}),
+         "prune", {**prune, "then": "float32"}),
         ("clustered", "weight clustering to N centroids, then a post-training mode",
-         training.cluster, {**cluster, "then": "float32"}),
+         "cluster", {**cluster, "then": "float32"}),
         ("pruned_clustered", "pruning, then sparsity-preserving clustering",
-         training.prune_and_cluster, {**prune, **cluster, "then": "float32"}),
+         "prune_and_cluster", {**prune, **cluster, "then": "float32"}),
         ("pruned_qat_int8", "pruning, then sparsity-preserving QAT (PQAT), integer-only int8",
-         training.prune_and_quantize_aware, {**prune, **qat}),
+         "prune_and_quantize_aware", {**prune, **qat}),
         ("clustered_qat_int8", "clustering, then cluster-preserving QAT (CQAT), integer-only int8",
-         training.cluster_and_quantize_aware, {**cluster, **qat}),
+         "cluster_and_quantize_aware", {**cluster, **qat}),
         ("pruned_clustered_qat_int8", "pruning, sparsity-preserving clustering, then "
          "sparsity- and cluster-preserving QAT (PCQAT), integer-only int8",
-         training.prune_cluster_and_quantize_aware, {**prune, **cluster, **qat}),
+         "prune_cluster_and_quantize_aware", {**prune, **cluster, **qat}),
     ]:
+        fine_tune = TrainingStep(step)
         integer = "then" not in options
         register_mode(
             Mode(

@@ -11,31 +11,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import logging
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import package_version
 from ..errors import ModeError, TFLiteError, TrainingUnavailable
+from ..gate.versions import package_version
 from .sources import Source
 from .tf_loader import keras_flavor, tensorflow
 
 if TYPE_CHECKING:
     from .datasets import TrainingSet
 
-FIT_DEFAULTS = {"epochs": 2, "learning_rate": 1e-4, "batch_size": 32, "seed": 0}
-"""Options every training-time mode takes: a short, gentle fine-tune of a trained model."""
-SPARSITY = 0.5
-CLUSTERS = 16
-CENTROIDS = "linear"
-"""Evenly spaced initial centroids: on the digits model they compress better and keep
-more accuracy than k-means++ (gzip 63 KB against 73 KB, 98.9% against 98.4%)."""
 COMPILE_KEYS = ("loss", "metrics", "optimizer")
 PRUNING_UPDATES = 10
 """How many times the pruning mask is tightened on its way to the target sparsity."""
@@ -72,7 +67,7 @@ class Training:
             "data": self.data.digest(),
             "loss": _describe(self.loss),
             "optimizer": self.optimizer.lower(),
-            "code": _module_digest(),
+            "code": _code_digest(),
             "tensorflow-model-optimization": package_version("tensorflow-model-optimization"),
         }
 
@@ -324,10 +319,13 @@ def _describe(obj: Any) -> Any:
     return {"function": getattr(obj, "__qualname__", repr(obj)), "code": digest}
 
 
-def _module_digest() -> str:
-    """This module's and the rebuild's source: how a fine-tune runs shapes its result."""
-    here = Path(__file__).parent
-    return hashlib.sha256(b"".join((here / f).read_bytes() for f in ("training.py", "rebuild.py"))).hexdigest()
+def _code_digest() -> str:
+    """The source of this module and of the rebuild, found through the modules themselves
+    (wherever they live): how a fine-tune runs shapes its result."""
+    from . import rebuild
+
+    sources = (inspect.getsource(module) for module in (sys.modules[__name__], rebuild))
+    return hashlib.sha256("".join(sources).encode()).hexdigest()
 
 
 # --- the techniques: each wraps, trains and strips -----------------------------------

@@ -16,8 +16,10 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..gate.budget import Budget, Measurement
 from ..errors import TFLiteError
+from ..gate.budget import Budget
+from ..gate.measurement import Measurement
+from ..report import keys
 
 if TYPE_CHECKING:
     from ..evaluate import Evaluation, Metric
@@ -186,7 +188,7 @@ def measurement(
     reports: Sequence[Any] = (),
 ) -> Measurement:
     """What the gate judges: sizes, the metric against float32's, placements."""
-    from ..gate.budget import measure
+    from ..gate.measurement import measure
 
     float32_value = None
     if evaluated is not None:
@@ -201,26 +203,26 @@ def measurement(
 def identity(declared: DeclaredModel, mode: str, target: str | None = None) -> list[tuple[str, str]]:
     """Which row of the session report a check's figures belong to, as ``user_properties``
     (they reach the pytest-xdist controller with the test's report)."""
-    found = [("tflite_model", declared.name), ("tflite_mode", mode)]
-    return found + ([("tflite_target", target)] if target is not None else [])
+    found = [(keys.MODEL_KEY, declared.name), (keys.MODE_KEY, mode)]
+    return found + ([(keys.TARGET_KEY, target)] if target is not None else [])
 
 
 def properties(model: TFLiteModel, evaluated: Evaluation | None = None, reports: Sequence[Any] = ()) -> dict[str, Any]:
     """Measurements as flat name -> value pairs, for ``record_property`` (JUnit XML)."""
     values: dict[str, Any] = {
-        "tflite_size_bytes": model.size_bytes,
-        "tflite_gzip_size_bytes": model.gzip_size_bytes,
+        keys.key("size_bytes"): model.size_bytes,
+        keys.key("gzip_size_bytes"): model.gzip_size_bytes,
     }
     if evaluated is not None:
-        values["tflite_metric"] = evaluated.metric
-        values[f"tflite_{evaluated.metric}"] = round(evaluated.value, 6)
+        values[keys.key("metric")] = evaluated.metric
+        values[keys.key(evaluated.metric)] = round(evaluated.value, 6)
         if evaluated.fidelity is not None:
-            for key, value in evaluated.fidelity.to_dict().items():
-                values[f"tflite_fidelity_{key}"] = value
+            for name, value in evaluated.fidelity.to_dict().items():
+                values[keys.key(f"fidelity_{name}")] = value
     for report in reports:
-        values[f"tflite_{report.target}_ops_on_target"] = report.ops_on_target
-        values[f"tflite_{report.target}_ops_total"] = report.ops_total
-        values[f"tflite_{report.target}_verdict"] = report.verdict
+        values[keys.target_key(report.target, "ops_on_target")] = report.ops_on_target
+        values[keys.target_key(report.target, "ops_total")] = report.ops_total
+        values[keys.target_key(report.target, "verdict")] = report.verdict
     return values
 
 
@@ -229,17 +231,17 @@ def reference_properties(figures: Measurement, golden: Mapping[str, Any] | None)
     conversion's metric), for ``record_property``: the session report shows the deltas."""
     golden = golden or {}
     values: dict[str, Any] = {
-        f"tflite_golden_{key}": golden[key] for key in ("size_bytes", "gzip_size_bytes") if key in golden
+        keys.key(f"golden_{name}"): golden[name] for name in ("size_bytes", "gzip_size_bytes") if name in golden
     }
     if figures.metric is not None:
         if figures.float32_value is not None:
-            values[f"tflite_float32_{figures.metric}"] = round(figures.float32_value, 6)
+            values[keys.key(f"float32_{figures.metric}")] = round(figures.float32_value, 6)
         recorded = golden.get("metric") or {}
         if recorded.get("name") == figures.metric and recorded.get("value") is not None:
-            values[f"tflite_golden_{figures.metric}"] = recorded["value"]
+            values[keys.key(f"golden_{figures.metric}")] = recorded["value"]
     placed = golden.get("targets") or {}
     for target in figures.on_target:
-        for key in ("ops_on_target", "ops_total"):
-            if key in (placed.get(target) or {}):
-                values[f"tflite_golden_{target}_{key}"] = placed[target][key]
+        for name in ("ops_on_target", "ops_total"):
+            if name in (placed.get(target) or {}):
+                values[keys.target_key(f"golden_{target}", name)] = placed[target][name]
     return values

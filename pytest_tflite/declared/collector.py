@@ -8,14 +8,20 @@ like any test, so ids read ``tflite_models.py::mnist_mlp::test_compatible[int8-e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import checks as measure
-from .checks import DeclaredModel, declared_in
+from ..conversion.modes import Mode
 from ..errors import TFLiteError
 from ..gate.baseline import METRIC, PLACEMENT, SIZE
+from ..report.keys import CHECK_KEY
+from ..session import TFLiteSession, skip_unavailable
+from . import checks
+from .checks import DeclaredModel, declared_in
+
+if TYPE_CHECKING:
+    from ..targets import Target
 
 
 class DeclaredModule(pytest.Module):
@@ -48,64 +54,60 @@ class StandardChecks:
 
     declared: DeclaredModel
 
-    def test_converts(self, tflite_mode: Any, tflite_session: Any, request: Any) -> None:
-        request.node.user_properties.extend(measure.identity(self.declared, tflite_mode.name))
+    def test_converts(self, tflite_mode: Mode, tflite_session: TFLiteSession, request: Any) -> None:
+        request.node.user_properties.extend(checks.identity(self.declared, tflite_mode.name))
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         model.runner  # noqa: B018 - loading it in the interpreter is the check
-        request.node.user_properties.extend(measure.properties(model).items())
+        request.node.user_properties.extend(checks.properties(model).items())
 
-    def test_size(self, tflite_mode: Any, tflite_session: Any, tflite_gate: Any, request: Any) -> None:
-        request.node.user_properties.extend(measure.identity(self.declared, tflite_mode.name))
+    def test_size(self, tflite_mode: Mode, tflite_session: TFLiteSession, request: Any) -> None:
+        request.node.user_properties.extend(checks.identity(self.declared, tflite_mode.name))
         model = _converted(tflite_session, self.declared, tflite_mode.name)
-        _judge(request, tflite_gate, self.declared, model, SIZE, op_histogram=model.op_histogram)
+        _judge(request, tflite_session, self.declared, model, SIZE, op_histogram=model.op_histogram)
 
-    def test_accuracy(self, tflite_mode: Any, tflite_session: Any, tflite_gate: Any, request: Any) -> None:
-        request.node.user_properties.extend(measure.identity(self.declared, tflite_mode.name))
+    def test_accuracy(self, tflite_mode: Mode, tflite_session: TFLiteSession, request: Any) -> None:
+        request.node.user_properties.extend(checks.identity(self.declared, tflite_mode.name))
         if self.declared.evaluation_data is None:
             pytest.skip(f"model {self.declared.name!r} declares no evaluation_data")
         model = _converted(tflite_session, self.declared, tflite_mode.name)
-        evaluated = measure.evaluation(tflite_session, self.declared, model)
-        _judge(request, tflite_gate, self.declared, model, METRIC, evaluated=evaluated)
+        evaluated = checks.evaluation(tflite_session, self.declared, model)
+        _judge(request, tflite_session, self.declared, model, METRIC, evaluated=evaluated)
 
     def test_compatible(
-        self, tflite_mode: Any, tflite_target: Any, tflite_session: Any, tflite_gate: Any, request: Any
+        self, tflite_mode: Mode, tflite_target: Target, tflite_session: TFLiteSession, request: Any
     ) -> None:
         from ..targets import assert_compatible
 
         request.node.user_properties.extend(
-            measure.identity(self.declared, tflite_mode.name, tflite_target.name)
+            checks.identity(self.declared, tflite_mode.name, tflite_target.name)
         )
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         report = tflite_session.compatibility(model, tflite_target)
         if report.failure or report.ops_nowhere:
             assert_compatible(model, tflite_target, min_on_target=0.0)
-        _judge(request, tflite_gate, self.declared, model, PLACEMENT, reports=[report])
+        _judge(request, tflite_session, self.declared, model, PLACEMENT, reports=[report])
 
-    def test_latency(self, tflite_mode: Any, tflite_session: Any, tflite_benchmark: Any, request: Any) -> None:
-        request.node.user_properties.extend(measure.identity(self.declared, tflite_mode.name))
+    def test_latency(self, tflite_mode: Mode, tflite_session: TFLiteSession, tflite_benchmark: Any, request: Any) -> None:
+        request.node.user_properties.extend(checks.identity(self.declared, tflite_mode.name))
         model = _converted(tflite_session, self.declared, tflite_mode.name)
-        request.node.user_properties.extend(measure.properties(model).items())
+        request.node.user_properties.extend(checks.properties(model).items())
         tflite_benchmark(model)
 
 
-def _converted(session: Any, declared: DeclaredModel, mode: str) -> Any:
-    from ..plugin import skip_unavailable
-
-    return skip_unavailable(measure.convert, session, declared, mode)
+def _converted(session: TFLiteSession, declared: DeclaredModel, mode: str) -> Any:
+    return skip_unavailable(checks.convert, session, declared, mode)
 
 
-def _judge(request: Any, gate: Any, declared: DeclaredModel, model: Any, part: str, **measured: Any) -> None:
+def _judge(request: Any, session: TFLiteSession, declared: DeclaredModel, model: Any, part: str, **measured: Any) -> None:
     """Measure, attach the figures to the report, and pass them through the gate."""
-    from ..plugin import tflite_session_of
-
-    session = tflite_session_of(request.config)
+    gate = session.gate
     evaluated = measured.pop("evaluated", None)
     reports = measured.pop("reports", [])
-    figures = measure.measurement(session, declared, model, evaluated=evaluated, reports=reports)
-    request.node.user_properties.extend(measure.properties(model, evaluated, reports).items())
+    figures = checks.measurement(session, declared, model, evaluated=evaluated, reports=reports)
+    request.node.user_properties.extend(checks.properties(model, evaluated, reports).items())
     mode = model.mode
     baseline = gate.baseline(declared.name, mode)
-    request.node.user_properties.extend(measure.reference_properties(figures, baseline).items())
+    request.node.user_properties.extend(checks.reference_properties(figures, baseline).items())
     gate.check(
         declared.name,
         mode,
@@ -116,3 +118,24 @@ def _judge(request: Any, gate: Any, declared: DeclaredModel, model: Any, part: s
         reports=reports,
         **measured,
     )
+
+
+def declared_check(item: pytest.Item) -> tuple[DeclaredModel | None, str | None, str | None]:
+    """The declared model, mode and target of a standard check (None for other tests)."""
+    declared = getattr(getattr(item, "cls", None), "declared", None)
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec else {}
+    mode, target = params.get("tflite_mode"), params.get("tflite_target")
+    return declared, mode if isinstance(mode, str) else None, target if isinstance(target, str) else None
+
+
+def name_check(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Put the model, mode, target and check in a declared check's report, also when its
+    body never ran (a skip or error at setup), so each has its place in the session report."""
+    declared, mode, target = declared_check(item)
+    if declared is None or mode is None:
+        return
+    check = getattr(item, "originalname", item.name).removeprefix("test_")
+    present = {pair[0] for pair in report.user_properties}
+    wanted = [*checks.identity(declared, mode, target), (CHECK_KEY, check)]
+    report.user_properties = [p for p in wanted if p[0] not in present] + list(report.user_properties)

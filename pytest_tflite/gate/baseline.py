@@ -13,9 +13,19 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .budget import DEFAULT_BUDGET, FAIL, NEW, Budget, Measurement, Row, budget_for, format_rows, judge
 from ..errors import TFLiteError
-from .golden import UPDATE_OPTION, current_versions, golden_path, read_golden, record, update_golden, version_differences
+from .budget import DEFAULT_BUDGET, Budget, budget_for
+from .judging import NEW, OVER_BUDGET, Comparison, format_comparisons, judge
+from .measurement import Measurement
+from .golden import (
+    UPDATE_OPTION,
+    current_versions,
+    golden_path,
+    read_golden,
+    record,
+    update_golden,
+    version_differences,
+)
 
 SIZE, METRIC, PLACEMENT = "size", "metric", "placement"
 _SIZE_ROWS = ("size_bytes", "gzip_size_bytes")
@@ -37,7 +47,7 @@ class BaselineFailure(TFLiteError, AssertionError):
 class Outcome:
     """What a check found: the rows it judged and, when updating, whether it wrote."""
 
-    rows: tuple[Row, ...]
+    rows: tuple[Comparison, ...]
     path: Path
     written: bool = False
 
@@ -78,11 +88,11 @@ class Gate:
         if not self.update:
             golden = self.baseline(model, mode)
             rows = tuple(_part(judge(measurement, budget, golden), part))
-            if any(row.verdict in (FAIL, NEW) for row in rows):
+            if any(row.verdict in (OVER_BUDGET, NEW) for row in rows):
                 raise _failure(model, mode, rows, golden, path, nodeid)
             return Outcome(rows, path)
         rows = tuple(_part(judge(measurement, budget, None), part))
-        broken = [row for row in rows if row.verdict == FAIL]
+        broken = [row for row in rows if row.verdict == OVER_BUDGET]
         if broken:
             raise BaselineFailure(
                 f"refusing to record a baseline that breaks its budget ({_names(broken)})",
@@ -90,7 +100,7 @@ class Gate:
                 mode=mode,
                 hint="Updating baselines never loosens a gate: fix the model, or change the "
                 "budget in code or in the tflite_budgets ini key on purpose",
-                detail=format_rows(rows),
+                detail=format_comparisons(rows),
             )
         changes = _changes(model, mode, measurement, part, op_histogram, list(reports))
         return Outcome(rows, path, update_golden(path, changes, discard_invalid=True))
@@ -115,7 +125,7 @@ def _changes(
     return {k: v for k, v in changes.items() if k in _ALWAYS or k in _OWNED[part]}
 
 
-def _part(rows: Iterable[Row], part: str) -> list[Row]:
+def _part(rows: Iterable[Comparison], part: str) -> list[Comparison]:
     """The rows one check is about."""
     if part == SIZE:
         return [row for row in rows if row.metric in _SIZE_ROWS]
@@ -124,17 +134,17 @@ def _part(rows: Iterable[Row], part: str) -> list[Row]:
     return [row for row in rows if row.metric not in _SIZE_ROWS and not row.metric.startswith("ops on ")]
 
 
-def _names(rows: Iterable[Row]) -> str:
+def _names(rows: Iterable[Comparison]) -> str:
     return ", ".join(row.metric for row in rows)
 
 
 def _failure(
-    model: str, mode: str | None, rows: tuple[Row, ...], golden: Mapping[str, Any] | None,
+    model: str, mode: str | None, rows: tuple[Comparison, ...], golden: Mapping[str, Any] | None,
     path: Path, nodeid: str,
 ) -> BaselineFailure:
     command = f"pytest {UPDATE_OPTION} '{nodeid}'"
     path = _shown(path)
-    failed = [row for row in rows if row.verdict == FAIL]
+    failed = [row for row in rows if row.verdict == OVER_BUDGET]
     missing = [row for row in rows if row.verdict == NEW]
     if failed:
         problem = f"worse than its golden baseline or over budget: {_names(failed)}"
@@ -146,7 +156,7 @@ def _failure(
         what = "no golden baseline" if golden is None else f"no golden value for {_names(missing)}"
         problem = f"{what} in {path}"
         hint = f"Create it with {command}, then commit {path}"
-    detail = format_rows(rows)
+    detail = format_comparisons(rows)
     versions = version_differences(golden, current_versions())
     if versions:
         detail += "\n\nversions differ from the baseline's:\n" + "\n".join(versions)

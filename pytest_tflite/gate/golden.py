@@ -24,11 +24,12 @@ from filelock import FileLock, Timeout
 
 from ..atomicfile import write_atomic
 from ..errors import GoldenError
+from .versions import current_versions
 
 if TYPE_CHECKING:
-    from .budget import Measurement
+    from .measurement import Measurement
 
-SCHEMA_VERSION = 1
+GOLDEN_SCHEMA_VERSION = 1
 DIGITS = 6
 """Floats keep 6 significant digits (``format(x, '.6g')``): enough for accuracy on a
 million samples, stable under re-rounding, and free of the last-bit noise that would
@@ -57,18 +58,6 @@ def lock_path(path: str | Path) -> Path:
     return folder / f"{digest}.lock"
 
 
-def current_versions() -> dict[str, str]:
-    """The versions a baseline depends on: converter, runtime and this plugin."""
-    from .. import __version__
-    from ..conversion.cache import package_version
-
-    return {
-        "tensorflow": package_version("tensorflow"),
-        "ai_edge_litert": package_version("ai-edge-litert"),
-        "pytest_tflite": __version__,
-    }
-
-
 def record(
     model: str,
     mode: str | None,
@@ -84,7 +73,7 @@ def record(
     test that measured placement alone does not erase the recorded accuracy.
     """
     data: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": GOLDEN_SCHEMA_VERSION,
         "model": model,
         "mode": mode,
         "versions": dict(versions) if versions is not None else current_versions(),
@@ -181,9 +170,9 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _unreadable(path, f"holds a JSON {type(data).__name__}, not an object")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version != GOLDEN_SCHEMA_VERSION:
         found = "no schema_version" if version is None else f"schema version {version!r}"
-        raise _unreadable(path, f"has {found}; this pytest-tflite reads version {SCHEMA_VERSION}")
+        raise _unreadable(path, f"has {found}; this pytest-tflite reads version {GOLDEN_SCHEMA_VERSION}")
     return data
 
 
@@ -233,7 +222,7 @@ def _update_locked(path: Path, changes: Mapping[str, Any], discard_invalid: bool
             if not discard_invalid:
                 raise
     merged = merge(current, changes)
-    merged["schema_version"] = SCHEMA_VERSION
+    merged["schema_version"] = GOLDEN_SCHEMA_VERSION
     text = dump(merged)
     if text == old_text:
         return False

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .rows import Row
-from .summary import is_fraction, milliseconds
+from .format import is_fraction, milliseconds
 
 FIGSIZE = (6.4, 3.6)
 LABEL_SIZE = 8

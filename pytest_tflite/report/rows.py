@@ -12,15 +12,23 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-MODEL_KEY, MODE_KEY, TARGET_KEY, CHECK_KEY = "tflite_model", "tflite_mode", "tflite_target", "tflite_check"
-PREFIX = "tflite_"
+from .keys import CHECK_KEY, MODE_KEY, MODEL_KEY, TARGET_KEY, key, target_key
+
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
 VERDICTS = (PASS, FAIL, SKIP, ERROR)
 PASSED, FAILED, SKIPPED, ERRORED = "passed", "failed", "skipped", "error"
 MODE_CHECKS = ("converts", "size", "accuracy", "latency")
 """Checks of a mode as a whole, in the order their figures are merged into a row."""
+
+
+class TestReportLike(Protocol):
+    """What the rows read of a pytest test report (``pytest.TestReport`` has it)."""
+
+    nodeid: str
+    outcome: str
+    user_properties: list[tuple[str, object]]
 
 
 @dataclasses.dataclass
@@ -61,7 +69,7 @@ class Row:
 
     def value(self, name: str) -> Any:
         """A figure by its property name without the ``tflite_`` prefix (None if absent)."""
-        return self.properties.get(PREFIX + name)
+        return self.properties.get(key(name))
 
     @property
     def metric(self) -> str | None:
@@ -75,7 +83,7 @@ class Row:
 
     def target_value(self, name: str) -> Any:
         """A figure of this row's target, such as ``ops_on_target``."""
-        return None if self.target is None else self.value(f"{self.target}_{name}")
+        return None if self.target is None else self.properties.get(target_key(self.target, name))
 
     def values(self) -> dict[str, Any]:
         """The row's figures by plain names, with the deltas the report shows."""
@@ -129,7 +137,7 @@ class Results:
     def __init__(self) -> None:
         self._checks: dict[str, CheckResult] = {}
 
-    def add(self, report: Any) -> None:
+    def add(self, report: TestReportLike) -> None:
         """Fold one phase's report in; reports of other tests are ignored."""
         properties = dict(_pairs(report.user_properties))
         model, mode, check = (properties.get(k) for k in (MODEL_KEY, MODE_KEY, CHECK_KEY))

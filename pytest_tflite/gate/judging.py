@@ -1,0 +1,209 @@
+"""Judging a measurement: each figure against its budget and its golden baseline.
+
+A figure is within its budget, over it, improved on its baseline (better, never a
+failure), or new (no baseline to compare with yet).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .budget import Budget
+from .golden import round_value
+from .measurement import Measurement
+
+WITHIN_BUDGET, OVER_BUDGET, IMPROVED, NEW = "pass", "fail", "improved", "new"
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """One figure against its budget and its baseline: a line of the table a failed check
+    shows; ``unit`` is "bytes" for sizes."""
+
+    metric: str
+    golden: float | int | str | None
+    measured: float | int | str | None
+    delta: float | int | None
+    budget_text: str
+    verdict: str
+    unit: str = ""
+
+
+def judge(measurement: Measurement, budget: Budget, golden: Mapping[str, Any] | None) -> list[Comparison]:
+    """Rows comparing the measurement with the budget and the golden baseline (if any)."""
+    golden = golden or {}
+    rows: list[Comparison] = []
+    if measurement.value is not None:
+        rows.append(_metric_row(measurement, budget, golden))
+        if _active(budget.max_accuracy_drop) and measurement.float32_value is not None:
+            rows.append(_drop_row(measurement, budget, golden))
+    rows.append(
+        _size_row("size_bytes", measurement.size_bytes, golden.get("size_bytes"),
+                  budget.max_size_bytes, budget.golden_size_tolerance)
+    )
+    rows.append(
+        _size_row("gzip_size_bytes", measurement.gzip_size_bytes, golden.get("gzip_size_bytes"),
+                  budget.max_gzip_size_bytes, budget.golden_gzip_size_tolerance)
+    )
+    targets = golden.get("targets") or {}
+    for target in sorted(measurement.on_target):
+        rows.append(_target_row(target, measurement.on_target[target], targets.get(target), budget))
+    return rows
+
+
+def failures(rows: Iterable[Comparison]) -> list[Comparison]:
+    return [row for row in rows if row.verdict == OVER_BUDGET]
+
+
+def format_comparisons(rows: Iterable[Comparison]) -> str:
+    """The rows as a table: metric, golden, measured, delta, budget, verdict."""
+    from tabulate import tabulate
+
+    table = [
+        [
+            row.metric,
+            _text(row.golden),
+            _text(row.measured),
+            _delta_text(row),
+            row.budget_text or "-",
+            row.verdict,
+        ]
+        for row in rows
+    ]
+    headers = ["metric", "golden", "measured", "delta", "budget", "verdict"]
+    return tabulate(table, headers=headers, disable_numparse=True)
+
+
+def _active(bound: float | None) -> bool:
+    return bound is not None and math.isfinite(bound)
+
+
+def _metric_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Comparison:
+    value = m.value
+    assert value is not None
+    sign = 1.0 if m.higher_is_better else -1.0
+    word = ">=" if m.higher_is_better else "<="
+    rules: list[str] = []
+    failed = False
+    if _active(budget.min_accuracy):
+        rules.append(f"{word} {_text(budget.min_accuracy)}")
+        failed |= sign * (value - budget.min_accuracy) < 0
+    recorded = golden.get("metric") or {}
+    reference = recorded.get("value") if recorded.get("name") == m.metric else None
+    gain = 0.0  # how much better than the baseline, at the precision it is stored with
+    if reference is not None:
+        gain = sign * (round_value(value) - round_value(reference))
+        if _active(budget.golden_accuracy_tolerance):
+            slack = f"{'-' if sign > 0 else '+'} {_text(budget.golden_accuracy_tolerance)}"
+            rules.append(f"{word} golden {slack}")
+            failed |= gain < -budget.golden_accuracy_tolerance - 1e-12
+    return Comparison(
+        m.metric or "metric",
+        reference,
+        value,
+        None if reference is None else value - reference,
+        ", ".join(rules),
+        _judgement(failed, reference, gain),
+    )
+
+
+def _drop_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Comparison:
+    """How much worse than the float32 conversion, now and in the baseline."""
+    sign = 1.0 if m.higher_is_better else -1.0
+    drop = sign * (m.float32_value - m.value)
+    recorded = golden.get("metric") or {}
+    reference = None
+    golden_values = (recorded.get("value"), golden.get("float32_value"))
+    if recorded.get("name") == m.metric and None not in golden_values:
+        reference = sign * (golden_values[1] - golden_values[0])
+    failed = round_value(drop) > budget.max_accuracy_drop + 1e-12
+    improvement = round_value(reference) - round_value(drop) if reference is not None else 0
+    return Comparison(
+        f"{m.metric or 'metric'} drop vs float32",
+        reference,
+        drop,
+        None if reference is None else drop - reference,
+        f"<= {_text(budget.max_accuracy_drop)}",
+        _judgement(failed, reference, improvement),
+    )
+
+
+def _size_row(
+    name: str, size: int, reference: int | None, limit: int | None, tolerance: float | None
+) -> Comparison:
+    rules: list[str] = []
+    failed = False
+    if _active(limit):
+        rules.append(f"<= {limit}")
+        failed |= size > limit
+    if reference is not None and _active(tolerance):
+        rules.append(f"<= golden + {_percent(tolerance)}")
+        failed |= size > reference * (1 + tolerance) + 1e-9
+    return Comparison(
+        name,
+        reference,
+        size,
+        None if reference is None else size - reference,
+        ", ".join(rules),
+        _judgement(failed, reference, reference - size if reference is not None else 0),
+        unit="bytes",
+    )
+
+
+def _target_row(
+    target: str, counts: tuple[int, int], recorded: Mapping[str, Any] | None, budget: Budget
+) -> Comparison:
+    on, total = counts
+    reference = recorded.get("ops_on_target") if recorded else None
+    rules: list[str] = []
+    failed = False
+    if _active(budget.min_on_target):
+        rules.append(f">= {_percent(budget.min_on_target)} of ops")
+        fraction = on / total if total else 1.0
+        failed |= fraction < budget.min_on_target - 1e-12
+    if reference is not None and _active(budget.golden_on_target_tolerance):
+        tolerance = budget.golden_on_target_tolerance
+        rules.append(f">= golden - {tolerance:g}" if tolerance else ">= golden")
+        failed |= on < reference - tolerance
+    golden_text = None if reference is None else f"{reference}/{recorded.get('ops_total', '?')}"
+    return Comparison(
+        f"ops on {target}",
+        golden_text,
+        f"{on}/{total}",
+        None if reference is None else on - reference,
+        ", ".join(rules),
+        _judgement(failed, reference, on - reference if reference is not None else 0),
+    )
+
+
+def _judgement(failed: bool, reference: Any, improvement: float) -> str:
+    """``improvement`` > 0 means better than the baseline, whatever the direction."""
+    if failed:
+        return OVER_BUDGET
+    if reference is None:
+        return NEW
+    return IMPROVED if improvement > 0 else WITHIN_BUDGET
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.6g}%"
+
+
+def _delta_text(row: Comparison) -> str:
+    if row.delta is None:
+        return "-"
+    text = f"{row.delta:+.6g}" if isinstance(row.delta, float) else f"{row.delta:+d}"
+    if row.unit == "bytes" and isinstance(row.golden, (int, float)) and row.golden:
+        text += f" ({row.delta / row.golden:+.2%})"
+    return text

@@ -1,0 +1,42 @@
+"""What the gate judges: the figures measured for one model and mode."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """What was measured for one model and mode (and the targets it was placed on)."""
+
+    size_bytes: int
+    gzip_size_bytes: int
+    metric: str | None = None
+    value: float | None = None
+    higher_is_better: bool = True
+    float32_value: float | None = None
+    fidelity: Mapping[str, float] | None = None
+    on_target: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    """Target -> (operators on the target, operators in all)."""
+
+
+def measure(
+    model: Any,
+    evaluation: Any = None,
+    *,
+    float32_value: float | None = None,
+    reports: Iterable[Any] = (),
+) -> Measurement:
+    """A Measurement from a TFLiteModel, its Evaluation and CompatibilityReports."""
+    return Measurement(
+        size_bytes=model.size_bytes,
+        gzip_size_bytes=model.gzip_size_bytes,
+        metric=evaluation.metric if evaluation else None,
+        value=evaluation.value if evaluation else None,
+        higher_is_better=evaluation.higher_is_better if evaluation else True,
+        float32_value=float32_value,
+        fidelity=evaluation.fidelity.to_dict() if evaluation and evaluation.fidelity else None,
+        on_target={r.target: (r.ops_on_target, r.ops_total) for r in reports},
+    )

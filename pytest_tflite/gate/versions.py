@@ -1,0 +1,31 @@
+"""The toolchain a figure depends on: recorded in baselines, cache keys and reports, so a
+changed figure can be told apart from a changed converter or runtime."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+
+def package_version(name: str) -> str:
+    """The installed version of a distribution, or ``not installed``."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def current_versions() -> dict[str, str]:
+    """The versions a baseline depends on: converter, runtime and this plugin."""
+    from .. import __version__
+
+    return {
+        "tensorflow": package_version("tensorflow"),
+        "ai_edge_litert": package_version("ai-edge-litert"),
+        "pytest_tflite": __version__,
+    }
+
+
+def run_versions() -> dict[str, str]:
+    """The tools a run's figures depend on: those baselines record, Python and pytest."""
+    return {**current_versions(), "python": platform.python_version(), "pytest": package_version("pytest")}

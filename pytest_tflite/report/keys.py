@@ -1,0 +1,24 @@
+"""The names of the test-report properties a declared model's checks carry.
+
+The checks write them (:mod:`pytest_tflite.declared.checks`, :mod:`pytest_tflite.latency`)
+and the session report reads them (:mod:`pytest_tflite.report.rows`): one place for both, so
+a figure cannot be written under one name and looked for under another.
+"""
+
+from __future__ import annotations
+
+PREFIX = "tflite_"
+MODEL_KEY = PREFIX + "model"
+MODE_KEY = PREFIX + "mode"
+TARGET_KEY = PREFIX + "target"
+CHECK_KEY = PREFIX + "check"
+
+
+def key(name: str) -> str:
+    """The property name of a figure: ``size_bytes`` -> ``tflite_size_bytes``."""
+    return PREFIX + name
+
+
+def target_key(target: str, name: str) -> str:
+    """The property name of a target's figure: ``tflite_edgetpu_ops_on_target``."""
+    return key(f"{target}_{name}")

@@ -1,0 +1,102 @@
+"""The report's table: its columns, the terminal rendering and the totals line."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+from .format import (
+    REASON_WIDTH,
+    decibels,
+    kilobytes,
+    metric_delta,
+    metric_text,
+    milliseconds,
+    operators,
+    percent,
+    reason_text,
+    size_delta,
+    verdict_text,
+)
+from .rows import VERDICTS, Row, difference, totals
+from .summary import Summary
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    header: str
+    cell: Callable[[Row], str]
+    right: bool = False
+    full_only: bool = False
+
+
+def columns(rows: Sequence[Row], full: bool, reason_width: int | None = REASON_WIDTH) -> list[Column]:
+    """The compact columns, or all of them (``full``)."""
+    names = {row.metric for row in rows if row.metric}
+    label = names.pop() if len(names) == 1 else "metric"
+
+    def metric_cell(row: Row) -> str:
+        text = metric_text(row.metric_value(), row.metric)
+        return text if label != "metric" or row.metric is None else f"{row.metric} {text}"
+
+    every = [
+        Column("model", lambda r: r.model),
+        Column("mode", lambda r: r.mode),
+        Column("target", lambda r: r.target or "-"),
+        Column("size", lambda r: kilobytes(r.value("size_bytes")), right=True),
+        Column("Δ golden", _size_against_golden, right=True),
+        Column("gzip", lambda r: kilobytes(r.value("gzip_size_bytes")), True, full_only=True),
+        Column(label, metric_cell, right=True),
+        Column("Δ float32", lambda r: _metric_against(r, "float32"), right=True),
+        Column(f"{label} Δ golden", lambda r: _metric_against(r, "golden"), True, full_only=True),
+        Column("agreement", lambda r: percent(r.value("fidelity_agreement")), True, full_only=True),
+        Column("SQNR", lambda r: decibels(r.value("fidelity_sqnr_db")), True, full_only=True),
+        Column("ops on target", _placement, right=True),
+        Column("latency median", lambda r: milliseconds(r.value("latency_median_ms")), right=True),
+        Column("verdict", verdict_text),
+        Column("why", lambda r: reason_text(r, reason_width), full_only=True),
+    ]
+    return [c for c in every if full or not c.full_only]
+
+
+def _size_against_golden(row: Row) -> str:
+    golden = row.value("golden_size_bytes")
+    return size_delta(difference(row.value("size_bytes"), golden), golden)
+
+
+def _metric_against(row: Row, reference: str) -> str:
+    return metric_delta(difference(row.metric_value(), row.metric_value(reference)), row.metric)
+
+
+def _placement(row: Row) -> str:
+    return operators(row.target_value("ops_on_target"), row.target_value("ops_total"))
+
+
+def table(
+    rows: Sequence[Row], *, full: bool = False, fmt: str = "simple", reason_width: int | None = REASON_WIDTH
+) -> str:
+    """The rows as a tabulate table (``fmt`` "simple" for terminals, "pipe" for Markdown)."""
+    from tabulate import tabulate
+
+    chosen = columns(rows, full, reason_width)
+    cells = [[column.cell(row) for column in chosen] for row in rows]
+    if fmt == "pipe":
+        cells = [[cell.replace("|", "\\|") for cell in line] for line in cells]
+    return tabulate(
+        cells,
+        headers=[column.header for column in chosen],
+        tablefmt=fmt,
+        colalign=["right" if column.right else "left" for column in chosen],
+        disable_numparse=True,
+    )
+
+
+def totals_text(summary: Summary) -> str:
+    """``4 rows: 3 pass, 1 fail; 10 checks``."""
+    counts = totals(summary.rows)
+    parts = [f"{counts[v]} {v}" for v in VERDICTS if counts[v]]
+    return f"{counts['rows']} rows: {', '.join(parts) or 'none'}; {len(summary.checks)} checks"
+
+
+def versions_text(summary: Summary) -> str:
+    return ", ".join(f"{name} {version}" for name, version in summary.versions.items())
