@@ -16,7 +16,10 @@ import pytest
 from .conversion.modes import CALIBRATION_SAMPLES
 from .errors import TFLiteError
 from .latency import DEFAULT_THREADS, DEFAULT_WARMUP
-from .session import ALL, DEFAULT_TARGETS
+
+ALL = "all"
+"""In a mode or target selection: every registered one."""
+DEFAULT_TARGETS = ("cpu",)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -214,9 +217,11 @@ def _golden_dir(config: pytest.Config) -> Path:
 
 def _budget_lines(config: pytest.Config) -> list[str]:
     """The ini budgets, parsed once now so that a typo stops the run at start-up."""
+    lines: list[str] = config.getini("tflite_budgets")
+    if not lines:
+        return lines
     from .gate.budget import parse_budget_lines
 
-    lines: list[str] = config.getini("tflite_budgets")
     try:
         parse_budget_lines(lines)
     except TFLiteError as exc:
@@ -248,14 +253,16 @@ def _count_setting(config: pytest.Config, name: str, parse: Callable[[str], int]
 def _report_paths(config: pytest.Config) -> list[Path]:
     """The report files asked for, checked now so that a typo fails before any conversion:
     command-line paths are relative to where pytest runs, ini paths to the ini file."""
-    from .report.files import report_path_problem
-
     given = config.getoption("tflite_reports")
     if given:
         source, base = "--tflite-report", config.invocation_params.dir
     else:
         given = config.getini("tflite_report")
         source, base = "ini tflite_report", config.inipath.parent if config.inipath else config.rootpath
+    if not given:
+        return []
+    from .report.files import report_path_problem
+
     paths = []
     for text in given:
         path = base / Path(text).expanduser()

@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .errors import TFLiteError
-from .latency import Latency, comparison_problem, turned_off_by_xdist
 from .options import add_options, read_settings
-from .parametrize import param_of, parametrize
-from .report.run import relative
 from .session import SESSION_KEY, WORKER_OUTPUT_KEY, TFLiteSession, skip_unavailable, tflite_session_of
 
 if TYPE_CHECKING:
     from .conversion.modes import Mode
     from .gate.baseline import Gate
+    from .latency import Latency
     from .model.flatbuffer import TFLiteModel
     from .targets import CompatibilityReport, Target
 
@@ -63,9 +61,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Refuse a ``--benchmark-compare`` that has nothing to compare with, before any
     model is converted: pytest-benchmark has read its options by now, and pytest-xdist
     starts its workers after this."""
-    if _is_worker(session.config):
+    config = session.config
+    comparing = config.getoption("benchmark_compare", None) or config.getoption("benchmark_compare_fail", None)
+    if _is_worker(config) or not comparing:
         return
-    problem = comparison_problem(session.config)
+    from .latency import comparison_problem
+
+    problem = comparison_problem(config)
     if problem:
         raise pytest.UsageError(problem)
 
@@ -80,7 +82,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    parametrize(metafunc, tflite_session_of(metafunc.config))
+    if "tflite_mode" in metafunc.fixturenames or "tflite_target" in metafunc.fixturenames:
+        from .parametrize import parametrize
+
+        parametrize(metafunc, tflite_session_of(metafunc.config))
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -138,7 +143,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[WORKER_OUTPUT_KEY] = tflite.worker_output()
-    elif not session.config.option.collectonly and tflite.report.paths:
+    elif not session.config.option.collectonly and tflite.report_paths:
         tflite.report.write(_summary(session.config), session.config.invocation_params.dir)
 
 
@@ -154,14 +159,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if _is_worker(config):
         return
     session = tflite_session_of(config)
-    if session.report.results:
+    if session.has_results:
         from .report.table import table, totals_text
 
         summary = _summary(config)
         terminalreporter.write_sep("=", "tflite report")
         terminalreporter.write_line(table(summary.rows, full=config.getoption("verbose") > 0))
         terminalreporter.write_line(totals_text(summary))
-    lines = [*session.report.lines, *_stale_lines(config, session), *session.latency_lines()]
+    lines = [*session.report_lines, *_stale_lines(config, session), *session.latency_lines()]
     if config.getoption("verbose") > 0:
         lines += session.conversion_lines()
     for line in lines:
@@ -182,6 +187,8 @@ def _stale_lines(config: pytest.Config, session: TFLiteSession) -> list[str]:
     stale = session.stale_baselines(whole_run=whole_run)
     if not stale:
         return []
+    from .report.run import relative
+
     lines = [f"tflite: {len(stale)} golden baseline(s) no test used (a model or mode that is gone?):"]
     return lines + [f"  {relative(p, config.rootpath)}" for p in stale]
 
@@ -210,6 +217,7 @@ def tflite_mode(request: pytest.FixtureRequest) -> Mode:
     ``tflite_modes`` ini key, narrowed by ``@pytest.mark.tflite(modes=[...])``.
     """
     from .conversion.modes import get_mode
+    from .parametrize import param_of
 
     return get_mode(param_of(request, "tflite_mode"))
 
@@ -221,6 +229,7 @@ def tflite_target(request: pytest.FixtureRequest) -> Target:
     Tests that use it are parametrized over the selected targets: ``--tflite-target``,
     the ``tflite_targets`` ini key, narrowed by ``@pytest.mark.tflite(targets=[...])``.
     """
+    from .parametrize import param_of
     from .targets import get_target
 
     return get_target(param_of(request, "tflite_target"))
@@ -254,7 +263,7 @@ def tflite_benchmark(benchmark: Any, request: pytest.FixtureRequest) -> Callable
     run = tflite_session_of(request.config).latency
 
     def measure(model: TFLiteModel, inputs: Any = None) -> Latency | None:
-        from .latency import extra_info, figures, prepare
+        from .latency import extra_info, figures, prepare, turned_off_by_xdist
 
         warmup = run.warmup if benchmark.enabled else 0
         runner = prepare(model, threads=run.threads, inputs=inputs, warmup=warmup)

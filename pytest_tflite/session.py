@@ -15,20 +15,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from .conversion.modes import get_mode, mode_names
 from .errors import ModeError, TargetError, TFLiteError, TrainingUnavailable
 from .latency import LatencyRun
-from .report.run import RunReport
+from .options import ALL, DEFAULT_TARGETS, Settings
 
 if TYPE_CHECKING:
     from .conversion.converter import Converter
     from .gate.baseline import Gate
     from .model.flatbuffer import TFLiteModel
-    from .options import Settings
+    from .report.run import RunReport
     from .targets import CompatibilityReport, Target
 
-ALL = "all"
-DEFAULT_TARGETS = ("cpu",)
 MARKER_ARGUMENTS = ("modes", "targets")
 SESSION_KEY = pytest.StashKey["TFLiteSession"]()
 WORKER_OUTPUT_KEY = "tflite_session"
@@ -56,7 +53,8 @@ class TFLiteSession:
         self.cache_dir = cache_dir
         self.calibration_samples = calibration_samples
         self.latency = latency or LatencyRun()
-        self.report = report or RunReport()
+        self._report = report
+        self.report_paths: list[Path] = []
         self._converter: Converter | None = None
         self._worker_stats: Counter[str] = Counter()
         self._reports: dict[tuple[str, str, str], CompatibilityReport] = {}
@@ -76,10 +74,19 @@ class TFLiteSession:
             cache_dir=settings.cache_dir,
             calibration_samples=settings.calibration_samples,
             latency=LatencyRun(threads=settings.threads, warmup=settings.warmup),
-            report=RunReport(settings.report_paths),
         )
         session._gate_factory = lambda: _gate(settings)
+        session.report_paths = list(settings.report_paths)
         return session
+
+    @property
+    def report(self) -> RunReport:
+        """The session report, started by the first test report."""
+        if self._report is None:
+            from .report.run import RunReport
+
+            self._report = RunReport(self.report_paths)
+        return self._report
 
     @property
     def gate(self) -> Gate:
@@ -152,6 +159,8 @@ class TFLiteSession:
 
     def selected_modes(self) -> list[str]:
         """The modes chosen by --tflite-mode / ``tflite_modes``, checked against the registry."""
+        from .conversion.modes import mode_names
+
         return _expand(self.requested_modes, mode_names, _selected_mode)
 
     def selected_targets(self) -> list[str]:
@@ -172,6 +181,8 @@ class TFLiteSession:
         selected = self.selected_modes()
         if marker_modes is None:
             return selected
+        from .conversion.modes import get_mode
+
         wanted = [get_mode(m).name for m in marker_modes]
         return [m for m in wanted if m in selected]
 
@@ -195,12 +206,24 @@ class TFLiteSession:
     def stale_baselines(self, *, whole_run: bool) -> list[Path]:
         """Baselines no test used; only a whole run (nothing deselected or picked by node
         id, every mode, not stopped early) can tell."""
+        if not whole_run or self.deselected or self.stopped_early or not self.used_golden:
+            return []
+        from .conversion.modes import mode_names
+
+        if self.shown_modes() != mode_names():
+            return []
         from .gate.golden import stale_baselines
 
-        every_mode = self.shown_modes() == mode_names()
-        if not whole_run or self.deselected or self.stopped_early or not every_mode or not self.used_golden:
-            return []
         return stale_baselines(self.gate.golden_dir, self.used_golden)
+
+    @property
+    def has_results(self) -> bool:
+        """Whether any check of a declared model reported."""
+        return self._report is not None and bool(self._report.results)
+
+    @property
+    def report_lines(self) -> list[str]:
+        return self._report.lines if self._report is not None else []
 
     def latency_lines(self) -> list[str]:
         if not self.latency.unmeasured:
@@ -269,6 +292,8 @@ def _expand(
 
 
 def _selected_mode(name: str) -> str:
+    from .conversion.modes import get_mode
+
     return _registered(name, get_mode, ModeError, "--tflite-mode", "quantization mode")
 
 

@@ -8,20 +8,26 @@ tensors rather than invoking once per sample.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import RuntimeFailure
 
-if TYPE_CHECKING:
-    from .flatbuffer import TFLiteModel
+
+class Flatbuffer(Protocol):
+    """What the runner needs of a model (a :class:`~pytest_tflite.TFLiteModel` has it)."""
+
+    content: bytes
+    name: str
+    mode: str | None
+    input_names: tuple[str, ...] | None
 
 
 class Runner:
     """One LiteRT interpreter for one model, resized as batch sizes change."""
 
-    def __init__(self, model: TFLiteModel, *, num_threads: int | None = None) -> None:
+    def __init__(self, model: Flatbuffer, *, num_threads: int | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         self.model = model
