@@ -1,7 +1,7 @@
 """Print the example suite's figures as Markdown tables: ``python -m suites.figures``.
 
 Read from the committed golden baselines (``golden/<model>/<mode>.json``), not measured
-again, so the README's tables are what the gate compares against. For every declared
+again, so the tables in suites/README.md are what the gate compares against. For every declared
 model and mode: size, gzipped size, accuracy on the held-out digits, top-1 agreement and
 signal-to-noise ratio against the float32 conversion, and operators on each target
 ("skip" where a target never runs the mode, such as float on the Edge TPU). Then the

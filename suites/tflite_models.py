@@ -219,8 +219,7 @@ efficientnet_lite_se = declare(
 # UNIDIRECTIONAL_SEQUENCE_LSTM runs on the CPU only: the GPU delegate has no kernel for it,
 # and the Edge TPU none for its 16-bit cell state. No int16x8: the converter has no 16x8
 # kernel for it. No quantization-aware modes: tensorflow-model-optimization has no
-# QuantizeConfig for LSTM layers. The accuracy floor is low because the LiteRT runner
-# carries the LSTM's state from one evaluated image into the next (see the README).
+# QuantizeConfig for LSTM layers.
 lstm_rows = declare(
     "lstm_rows",
     min_accuracy=0.9,

@@ -89,7 +89,8 @@ def save(model: Any, name: str) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"models to train (default: all of {', '.join(BUILDERS)})")
+    default = ", ".join(BUILDERS)
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"models to train (default: all of {default})")
     names = parser.parse_args(argv).names or list(BUILDERS)
     unknown = [n for n in names if n not in BUILDERS]
     if unknown:

@@ -81,6 +81,7 @@ def test_checks_are_generated_per_model_mode_and_target(repo):
     assert ids == IDS
 
 
+@pytest.mark.slow
 def test_first_run_asks_for_baselines_update_writes_them_and_the_next_run_passes(repo):
     first = run(repo)
     first.assert_outcomes(passed=2, failed=7, skipped=3)
@@ -119,6 +120,7 @@ def test_an_update_that_changes_nothing_rewrites_nothing(repo):
     assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
 
 
+@pytest.mark.slow
 def test_a_model_that_grows_fails_with_a_table_and_one_that_shrinks_passes(repo):
     run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     write_models(repo, width=64)
@@ -137,6 +139,7 @@ def test_a_model_that_grows_fails_with_a_table_and_one_that_shrinks_passes(repo)
     smaller.assert_outcomes(passed=2)
 
 
+@pytest.mark.slow
 def test_an_update_refuses_a_value_that_breaks_a_budget(repo):
     run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     before = (repo.path / "golden" / "toy" / "int8.json").read_text()
@@ -149,6 +152,7 @@ def test_an_update_refuses_a_value_that_breaks_a_budget(repo):
     assert (repo.path / "golden" / "toy" / "int8.json").read_text() == before
 
 
+@pytest.mark.slow
 def test_a_damaged_baseline_fails_its_tests_only_and_is_left_alone(repo):
     run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     damaged = repo.path / "golden" / "toy" / "int8.json"
@@ -175,6 +179,7 @@ def test_measurements_reach_the_junit_report(repo):
     assert placement["tflite_edgetpu_verdict"] == "partial"
 
 
+@pytest.mark.slow
 def test_baselines_no_test_used_are_listed_after_a_full_run(repo):
     run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     gone = repo.path / "golden" / "retired" / "int8.json"
@@ -212,6 +217,7 @@ def test_a_bad_budget_line_is_a_usage_error(repo):
     result.stderr.fnmatch_lines(["*ini tflite_budgets:*max_sise_bytes*"])
 
 
+@pytest.mark.slow
 def test_two_xdist_workers_record_one_baseline_together(repo):
     result = repo.runpytest_subprocess(
         "-p", "no:cacheprovider", "-n", "2", "--tflite-update-golden", "-k", "test_compatible and int8"

@@ -15,9 +15,6 @@ import numpy as np
 import pytest
 
 from pytest_tflite.errors import GoldenError
-from pytest_tflite.gate.versions import current_versions
-from pytest_tflite.gate import golden
-from pytest_tflite.gate.measurement import Measurement
 from pytest_tflite.gate.golden import (
     GOLDEN_SCHEMA_VERSION,
     dump,
@@ -29,6 +26,8 @@ from pytest_tflite.gate.golden import (
     update_golden,
     version_differences,
 )
+from pytest_tflite.gate.measurement import Measurement
+from pytest_tflite.gate.versions import current_versions
 
 VERSIONS = {"tensorflow": "2.21.0", "ai_edge_litert": "2.3.0", "pytest_tflite": "0.1.0"}
 

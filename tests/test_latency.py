@@ -109,6 +109,7 @@ def test_the_fixture_times_a_given_sample_and_returns_the_figures(repo):
     assert bench["extra_info"]["model"] == "custom" and bench["extra_info"]["threads"] == 1
 
 
+@pytest.mark.slow
 def test_a_model_made_much_slower_fails_the_comparison_with_the_saved_run(repo):
     write_models(repo, modes=("float32",))
     saved = repo.runpytest_subprocess("-p", "no:cacheprovider", "-k", "latency", *QUICK, "--benchmark-autosave")
@@ -146,6 +147,7 @@ def test_without_pytest_benchmark_the_latency_checks_are_skipped(repo):
     result.stdout.fnmatch_lines(["SKIPPED * latency needs pytest-benchmark, turned off by -p no:benchmark"])
 
 
+@pytest.mark.slow
 def test_under_xdist_the_controller_says_once_that_latency_was_not_measured(repo):
     result = repo.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-k", "latency")
     result.assert_outcomes(passed=2)

@@ -608,6 +608,7 @@ XDIST_TESTS = """
 """
 
 
+@pytest.mark.slow
 def test_xdist_with_shared_cache_matches_serial_run(project: pytest.Pytester):
     project.makepyfile(test_dist=XDIST_TESTS)
     serial = project.runpytest("--tflite-no-cache", "--junitxml=serial.xml")

@@ -143,6 +143,7 @@ def test_a_run_shows_the_table_and_writes_the_three_files(repo):
         assert f"<td>{model}</td><td>{mode}</td><td>{target or '-'}</td>" in page
 
 
+@pytest.mark.slow
 def test_a_failing_budget_shows_fail_with_its_check_and_verbose_shows_every_column(repo):
     assert run(repo, "--tflite-update-golden").ret == 0
     repo.makeini(INI + "tflite_budgets =\n    narrow/int8: max_size_bytes=100\n")
@@ -160,6 +161,7 @@ def test_a_failing_budget_shows_fail_with_its_check_and_verbose_shows_every_colu
     result.stdout.fnmatch_lines(["6 rows: 3 pass, 2 fail, 1 skip; * checks"])
 
 
+@pytest.mark.slow
 def test_parallel_runs_give_the_same_rows_as_serial_ones(repo):
     # No baselines: most checks fail, so failure messages cross from the workers too.
     serial = run(repo, "--tflite-report", "serial.json")
@@ -214,7 +216,8 @@ def test_ini_report_paths_are_relative_to_the_ini_file(repo, monkeypatch):
 
 def test_the_report_modules_import_neither_tensorflow_nor_numpy(pytester: pytest.Pytester):
     code = (
-        "import sys, pytest_tflite.report.rows, pytest_tflite.report.summary, pytest_tflite.report.table, pytest_tflite.report.files, pytest_tflite.report.plots; "
+        "import sys, pytest_tflite.report.rows, pytest_tflite.report.summary, pytest_tflite.report.table, "
+        "pytest_tflite.report.files, pytest_tflite.report.plots; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'numpy', 'matplotlib'}))"
     )
     result = pytester.run(sys.executable, "-c", code)
@@ -247,7 +250,9 @@ def test_a_target_check_fails_its_own_row_and_a_mode_check_every_row_of_its_mode
         report("size", "int8", size_bytes=1000, golden_size_bytes=900),
         report("compatible", "int8", "cpu", cpu_ops_on_target=3, cpu_ops_total=3),
         report("compatible", "int8", "edgetpu", outcome="failed", longrepr="CompatibilityFailure: 2 fall back"),
-        report("size", "float32", outcome="failed", longrepr="BaselineFailure: model 'm', mode 'float32': big. Fix it."),
+        report(
+            "size", "float32", outcome="failed", longrepr="BaselineFailure: model 'm', mode 'float32': big. Fix it."
+        ),
         report("compatible", "float32", "cpu"),
     )
     rows = results.rows(["float32", "int8"], ["cpu", "edgetpu"])

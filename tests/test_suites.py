@@ -79,6 +79,7 @@ def test_weight_file_matches_its_architecture(tf_keras, name):
     assert _layout(loaded) == _layout(build(name))
 
 
+@pytest.mark.slow
 def test_a_slice_of_the_suite_passes_against_the_committed_baselines(tmp_path):
     """The dense classifier's float32 and Edge TPU forms, converted afresh, on every target."""
     report = tmp_path / "report.xml"
@@ -98,7 +99,8 @@ def test_a_slice_of_the_suite_passes_against_the_committed_baselines(tmp_path):
 
 
 def test_figures_print_a_row_per_declared_model_and_mode(declared):
-    done = subprocess.run([sys.executable, "-m", "suites.figures"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-m", "suites.figures"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     cells = [[c.strip() for c in line.split("|")[1:3]] for line in done.stdout.splitlines() if line.startswith("| ")]
     rows = {(model, mode.strip("`")) for model, mode in cells if model in declared}

@@ -103,6 +103,7 @@ def kernels(model):
 # --- each mode -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TRAINING_MODES)
 def test_every_training_mode_converts_and_runs(tuned, name, test_inputs, training_data, trained, untouched):
     model = tuned(name)
@@ -346,6 +347,7 @@ def digits_experiment(tf_keras):
     return measure
 
 
+@pytest.mark.slow
 def test_article_quantization_aware_training_keeps_accuracy_within_a_point(digits_experiment, record_property):
     _, float_accuracy = digits_experiment("float32")
     qat, qat_accuracy = digits_experiment("qat_int8")
