@@ -108,3 +108,16 @@ def test_loading_the_plugin_imports_no_training_code():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     loaded = eval(done.stdout)
     assert "pytest_tflite.conversion.training" not in loaded and "pytest_tflite.conversion.rebuild" not in loaded
+
+
+@pytest.mark.parametrize("name", __import__("pytest_tflite").__all__)
+def test_every_public_name_imports_from_the_package(name):
+    import pytest_tflite
+
+    assert getattr(pytest_tflite, name) is not None
+
+
+def test_the_documented_compiler_log_path_keeps_working():
+    from pytest_tflite.targets.edgetpu import format_compiler_log
+
+    assert callable(format_compiler_log)

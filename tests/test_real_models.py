@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from pytest_tflite import TFLiteModel, check
+from pytest_tflite.targets.compatibility import COMPATIBLE, ON_TARGET
 from pytest_tflite.targets.edgetpu import format_compiler_log
 from pytest_tflite.targets.gpu import GPU
-from pytest_tflite.targets.compatibility import COMPATIBLE, ON_TARGET
 
 REAL = Path(__file__).parent / "data" / "real"
 _PROVENANCE_ROW = re.compile(

@@ -3,6 +3,7 @@ rule, whole-compile failures, the compiler-style log, and the rule table's consi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,11 +13,11 @@ import pytest
 
 from pytest_tflite import TargetError
 from pytest_tflite.conversion.modes import Mode, get_mode
-from pytest_tflite.targets import edgetpu_ops as table
-from pytest_tflite.targets.edgetpu import (
+from pytest_tflite.targets.compatibility import COMPATIBLE, INCOMPATIBLE, ON_CPU, ON_TARGET, PARTIAL
+from pytest_tflite.targets.edgetpu import table
+from pytest_tflite.targets.edgetpu.engine import (
     CHECKS,
     EDGETPU,
-    Graph,
     MAPPED,
     MORE_THAN_ONE_SUBGRAPH,
     NOT_ALL_MAPPED,
@@ -25,10 +26,11 @@ from pytest_tflite.targets.edgetpu import (
     UNSPECIFIED_LIMITATION,
     UNSUPPORTED_DATA_TYPE,
     UNSUPPORTED_RANK,
+    Graph,
+    Settings,
     format_compiler_log,
     unpreparable_op,
 )
-from pytest_tflite.targets.compatibility import COMPATIBLE, INCOMPATIBLE, ON_CPU, ON_TARGET, PARTIAL
 
 DYNAMIC_ERROR = (
     "Attempting to use a delegate that only supports static-sized tensors with a graph "
@@ -329,7 +331,7 @@ def test_flex_ops_fail_to_prepare(build, tf_keras, tf, convert):
     model = convert(keras_model, Mode("etpu_select_tf", "float with Flex ops", _select_tf_ops))
     assert [op.name for op in model.operators] == ["CONV_2D", "FlexCumprod"]
     assert EDGETPU.check(model).failure.endswith("Model not quantized")
-    failure = unpreparable_op(Graph(model, 14, table.compiler_for(14)[0]))
+    failure = unpreparable_op(Graph(model), Settings(runtime_version=14))
     assert failure.log[:2] == (
         "ERROR: Regular TensorFlow ops are not supported by this interpreter. "
         "Make sure you apply/link the Flex delegate before inference.",
@@ -497,6 +499,61 @@ def test_the_target_object():
 def test_compiler_for_each_runtime(runtime, version, flags):
     compiler, chosen = table.compiler_for(runtime)
     assert (compiler.version, chosen) == (version, flags)
+
+
+# --- a compiler release is a row of the table ------------------------------------------
+
+
+@pytest.fixture
+def add_compiler():
+    """``add_compiler(compiler)``: a release in the table for this test only."""
+    added = []
+
+    def add(compiler):
+        added.append(table.register_compiler(compiler).version)
+        return compiler
+
+    yield add
+    for version in added:
+        table.unregister_compiler(version)
+
+
+@pytest.fixture(scope="module")
+def wide_full_int8(build, tf_keras, convert):
+    """A Dense layer reading 9000 values: wider than compiler 16 maps (edgetpu#663)."""
+    model = build("etpu_wide", tf_keras.layers.Dense(4), shape=(9000,))
+    return convert(model, "full_int8", np.random.default_rng(3).random((16, 9000), dtype=np.float32))
+
+
+def test_a_new_compiler_release_is_one_table_row(wide_full_int8, add_compiler):
+    """A fake compiler 17 for runtime 14 that streams wider fully-connected inputs: its
+    row alone changes the placement, the compiler chosen, and the log."""
+    report = EDGETPU.check(wide_full_int8)
+    assert _names(report) == ["FULLY_CONNECTED"]
+    assert report.ops[0].reason == UNSPECIFIED_LIMITATION
+    assert "above ~8,192 (edgetpu#663)" in report.ops[0].fix
+
+    sixteen = table.compiler_for(14)[0]
+    wider = tuple(
+        dataclasses.replace(limit, limit=16_384) if limit.op == "FULLY_CONNECTED" else limit
+        for limit in sixteen.size_limits
+    )
+    add_compiler(dataclasses.replace(sixteen, version="17.0.0", size_limits=wider, timeout_seconds=300))
+
+    report = EDGETPU.check(wide_full_int8)
+    assert _reasons(report) == [MAPPED]
+    assert report.details["compiler_version"] == "17.0.0"
+    assert report.details["compiler_flags"] == []
+    assert format_compiler_log(report).splitlines()[:2] == [
+        "Edge TPU Compiler version 17.0.0",
+        "Started a compilation timeout timer of 300 seconds.",
+    ]
+    assert table.compiler_for(11) == (table.compiler_named("17.0.0"), ("-m 11",))
+
+
+def test_a_compiler_release_is_in_the_table_once():
+    with pytest.raises(TargetError, match="already in the table"):
+        table.register_compiler(table.compiler_for(14)[0])
 
 
 # --- compiler-style output ----------------------------------------------------------------

@@ -10,8 +10,8 @@ import pytest
 
 from pytest_tflite import TFLiteModel
 from pytest_tflite.errors import TargetError
-from pytest_tflite.targets.gpu import GPU, gpu_api_available
 from pytest_tflite.targets.compatibility import COMPATIBLE, ON_CPU, ON_TARGET
+from pytest_tflite.targets.gpu import GPU, gpu_api_available, table
 
 NEVER = GPU.with_options(confirm="never")
 
@@ -288,6 +288,38 @@ def test_comparison_needs_a_cast_to_float_after_it(build, convert, tf, tf_keras)
     greater = one(NEVER.check(convert(selecting)), "GREATER")
     assert greater.runs_on == ON_CPU
     assert "single CAST to float" in greater.reason
+
+
+# --- a new operator is one table entry -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ceil_model(build, convert, tf, tf_keras):
+    """Dense -> CEIL -> Dense: CEIL has no GPU kernel, so it splits the GPU partition."""
+    layers = tf_keras.layers
+    return convert(
+        build([(8,)], lambda x: layers.Dense(4)(layers.Lambda(tf.math.ceil)(layers.Dense(8)(x))), "ceil")
+    )
+
+
+def test_a_new_operator_is_one_table_entry(ceil_model, monkeypatch):
+    ceil = one(NEVER.check(ceil_model), "CEIL")
+    assert ceil.runs_on == ON_CPU
+    assert "has no kernel for it" in ceil.reason
+
+    monkeypatch.setitem(table.OPS, "CEIL", table.OpRule(2, (table.inputs_consts_outputs(1, 0, 1),)))
+    report = NEVER.check(ceil_model)
+    assert one(report, "CEIL").runs_on == ON_TARGET
+    assert report.compatible, report.render()
+
+
+def test_an_entry_carries_its_checks_and_their_fix(ceil_model, monkeypatch):
+    def narrow(op, graph):
+        return f"CEIL of {graph.input(op, 0).shape[-1]} values" if graph.input(op, 0).shape[-1] > 4 else None
+
+    monkeypatch.setitem(table.OPS, "CEIL", table.OpRule(2, (narrow,), "Round at most 4 values"))
+    ceil = one(NEVER.check(ceil_model), "CEIL")
+    assert (ceil.runs_on, ceil.reason, ceil.fix) == (ON_CPU, "CEIL of 8 values", "Round at most 4 values")
 
 
 # --- partitions -----------------------------------------------------------------------

@@ -1,11 +1,22 @@
-"""Targets a converted model is checked against: one module per target, one report shape.
+"""Targets a converted model is checked against: one package per rule engine, one report shape.
 
 Every engine reads the parsed flatbuffer (:class:`pytest_tflite.TFLiteModel`); none
-imports TensorFlow.
+imports TensorFlow. The rule engines (``gpu``, ``edgetpu``) share :mod:`.engine`: a table
+of rules, the findings they make per operator, the partition, then the report.
 """
 
 from __future__ import annotations
 
+from .compatibility import (
+    COMPATIBLE,
+    INCOMPATIBLE,
+    NOWHERE,
+    ON_CPU,
+    ON_TARGET,
+    PARTIAL,
+    CompatibilityReport,
+    OpPlacement,
+)
 from .cpu import CPU
 from .edgetpu import EDGETPU
 from .gpu import GPU
@@ -23,19 +34,11 @@ register_target(CPU)
 register_target(GPU)
 register_target(EDGETPU)
 
-from .compatibility import (
-    COMPATIBLE,
-    INCOMPATIBLE,
-    NOWHERE,
-    ON_CPU,
-    ON_TARGET,
-    PARTIAL,
-    CompatibilityReport,
-    OpPlacement,
-)
-
 __all__ = [
     "COMPATIBLE",
+    "CPU",
+    "EDGETPU",
+    "GPU",
     "INCOMPATIBLE",
     "NOWHERE",
     "ON_CPU",

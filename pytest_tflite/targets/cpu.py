@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RuntimeFailure
-from .registry import Target
 from .compatibility import NOWHERE, ON_TARGET, CompatibilityReport, OpPlacement
+from .registry import Target
 
 if TYPE_CHECKING:
     from ..model.flatbuffer import Operator, TFLiteModel
@@ -28,7 +28,7 @@ _UNRESOLVED = (
 )
 
 
-def analyze(model: TFLiteModel, options: Mapping[str, Any]) -> CompatibilityReport:
+def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityReport:
     """Load and run the model once; place each operator on the interpreter or nowhere."""
     failure, message, taken = _load_and_run(model)
     unresolved = _unresolved_names(message)
@@ -39,7 +39,7 @@ def analyze(model: TFLiteModel, options: Mapping[str, Any]) -> CompatibilityRepo
             f"the interpreter cannot load the model: {len(flex)} Flex (Select TF) operator(s) "
             f"({', '.join(dict.fromkeys(flex))}) need the Flex delegate"
         )
-    details: dict[str, Any] = {"runs": failure is None}
+    details: dict[str, object] = {"runs": failure is None}
     notes = []
     if taken is not None:
         details["xnnpack_ops"] = len(taken)
@@ -48,7 +48,7 @@ def analyze(model: TFLiteModel, options: Mapping[str, Any]) -> CompatibilityRepo
         target="cpu",
         model=model.name,
         mode=model.mode,
-        ops=ops,
+        ops=tuple(ops),
         static=False,
         failure=failure,
         notes=tuple(notes),

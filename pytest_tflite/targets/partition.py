@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..model.flatbuffer import TFLiteModel
+    from ..model.flatbuffer import Operator, TFLiteModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +58,10 @@ def partition(model: TFLiteModel, supported: Sequence[bool]) -> list[Region]:
 
 
 def _first_ready_kind(
-    operators: Sequence[object], pending: list[int], available: set[int], supported: Sequence[bool]
+    operators: Sequence[Operator], pending: list[int], available: set[int], supported: Sequence[bool]
 ) -> bool:
     for i in pending:
-        if _ready(operators[i].inputs, available):  # type: ignore[attr-defined]
+        if _ready(operators[i].inputs, available):
             return supported[i]
     return supported[pending[0]]
 

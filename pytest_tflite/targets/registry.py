@@ -10,17 +10,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import CompatibilityFailure, TargetError
 from ..conversion.modes import ACTIVATIONS, Mode, get_mode, iter_modes
+from ..errors import CompatibilityFailure, TargetError
 from ..registry import Registry
 from .compatibility import CompatibilityReport
 
 if TYPE_CHECKING:
     from ..model.flatbuffer import TFLiteModel
 
-Analyze = Callable[["TFLiteModel", Mapping[str, Any]], CompatibilityReport]
+Analyze = Callable[["TFLiteModel", Mapping[str, object]], CompatibilityReport]
 """``analyze(model, options)``: place every operator of the model on the target."""
 
 
@@ -34,7 +34,7 @@ class Target:
     analyze: Analyze = dataclasses.field(repr=False, compare=False)
     accepts: tuple[str, ...] = ACTIVATIONS
     """The arithmetic (a mode's ``activations``) this target can run at all."""
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    options: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
@@ -48,7 +48,7 @@ class Target:
             report = dataclasses.replace(report, target=self.name)
         return report
 
-    def with_options(self, *, name: str | None = None, **options: Any) -> Target:
+    def with_options(self, *, name: str | None = None, **options: object) -> Target:
         """A copy with some options changed (unknown options are an error)."""
         unknown = sorted(set(options) - set(self.options))
         if unknown:

@@ -3,7 +3,7 @@
 ``edgetpu_compiler`` is closed source and cannot run here, so the placement is predicted
 from Coral's published rules (coral.ai/docs/edgetpu/models-intro) and the behaviour
 people posted in google-coral/edgetpu issues (``edgetpu#N``). The tables live in
-:mod:`.edgetpu_ops`; this module applies them:
+:mod:`.table`; this module applies them:
 
 1. whole-compile failures (an unparseable op version, no quantization, an op TFLite
    cannot prepare, dynamic-sized tensors): nothing maps, the model runs on the CPU;
@@ -21,18 +21,19 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import TargetError
-from . import edgetpu_ops as table
-from .partition import Region, partition
-from .registry import Target
-from .compatibility import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
+from ...errors import TargetError
+from ..compatibility import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
+from ..engine import Finding, Graph, Rule, builtin_option, default_options, findings, is_bool, read_settings, setting
+from ..partition import Region, partition
+from ..registry import Target
+from . import table
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..model.flatbuffer import Operator, Tensor, TFLiteModel
+    from ...model.flatbuffer import Operator, Tensor, TFLiteModel
 
 # --- the compiler's wording ---------------------------------------------------------------
 
@@ -90,61 +91,61 @@ FIX_BATCH_ONE = (
 FIX_SMALLER = "Make the tensors smaller (lower resolution, fewer channels, or split the operation)"
 
 
+# --- the target's options ------------------------------------------------------------
+
+
+def _is_runtime(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and (
+        table.MIN_RUNTIME <= value <= table.MAX_RUNTIME
+    )
+
+
+def _runtime_hint() -> str:
+    """Which compiler goes with which runtime, from the table, newest first."""
+    default = table.default_compiler()
+    others = {c.runtime: c for c in table.COMPILERS if c.runtime != default.runtime}
+    pairs = [f"{runtime} with compiler {c.release}" for runtime, c in sorted(others.items(), reverse=True)]
+    return "; ".join([f"Runtime {default.runtime} goes with compiler {default.release} (the default)", *pairs])
+
+
 @dataclasses.dataclass(frozen=True)
-class Finding:
-    """Why one operator stays off the Edge TPU: the compiler's status, and a fix if known."""
+class Settings:
+    """The edgetpu target's options, and the compiler release they select."""
 
-    status: str
-    fix: str = ""
+    runtime_version: int = setting(
+        table.DEFAULT_RUNTIME,
+        _is_runtime,
+        f"an Edge TPU runtime from {table.MIN_RUNTIME} to {table.MAX_RUNTIME}",
+        hint=_runtime_hint,
+    )
+    multiple_subgraphs: bool = setting(False, is_bool, "True or False")
 
-
-# --- the model as the rules see it ------------------------------------------------------
-
-
-class Graph:
-    """The model plus the target runtime and compiler; reads constant tensors on demand."""
-
-    def __init__(self, model: TFLiteModel, runtime: int, compiler: table.Compiler) -> None:
-        self.model = model
-        self.runtime = runtime
-        self.compiler = compiler
-        self.tensors = model.tensors
-
-    def operands(self, op: Operator) -> list[Tensor]:
-        return [self.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0]
-
-    def activations(self, op: Operator) -> list[Tensor]:
-        return [t for t in self.operands(op) if not t.is_constant]
-
-    def input(self, op: Operator, position: int) -> Tensor | None:
-        index = op.inputs[position] if position < len(op.inputs) else -1
-        return self.tensors[index] if index >= 0 else None
-
-    def output(self, op: Operator) -> Tensor:
-        return self.tensors[op.outputs[0]]
-
-    def at_the_ends(self, op: Operator) -> bool:
-        """The op reads a graph input or writes a graph output."""
-        ends = {t.index for t in (*self.model.inputs, *self.model.outputs)}
-        return bool(ends & {*op.inputs, *op.outputs})
+    def __post_init__(self) -> None:
+        if self.multiple_subgraphs and not self.compiler.multiple_subgraphs:
+            first = table.oldest_with(lambda c: c.multiple_subgraphs)
+            needs = f"compiler {first.release} or newer" if first else "a compiler that has it"
+            raise TargetError(
+                f"edgetpu target: multiple_subgraphs (the -a flag) needs {needs}; runtime "
+                f"{self.runtime_version} means compiler {self.compiler.version}",
+                hint=f"Target runtime_version={first.runtime} or newer" if first else None,
+            )
 
     @functools.cached_property
-    def quantized(self) -> bool:
-        """Some activation carries quantization parameters (int8, uint8 or int16)."""
-        return any(not t.is_constant and t.quantization is not None for t in self.tensors)
+    def compiler(self) -> table.Compiler:
+        return table.compiler_for(self.runtime_version)[0]
 
-    def type_ok(self, tensor: Tensor) -> bool:
-        allowed = table.CONSTANT_DTYPES if tensor.is_constant else table.ACTIVATION_DTYPES
-        if tensor.dtype == "int8" and self.runtime < table.SIGNED_INT8_MIN_RUNTIME:
-            return False
-        return tensor.dtype in allowed
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The command-line flags that select the runtime and the subgraph mode."""
+        runtime_flags = table.compiler_for(self.runtime_version)[1]
+        return runtime_flags + (("-a",) if self.multiple_subgraphs else ())
 
-    def values(self, position: int, op: Operator) -> np.ndarray | None:
-        """The constant data of an operand, or None when it is computed at run time."""
-        tensor = self.input(op, position)
-        if tensor is None or not tensor.is_constant:
-            return None
-        return self.model.constant_value(tensor.index)
+
+def _type_ok(tensor: Tensor, settings: Settings) -> bool:
+    allowed = table.CONSTANT_DTYPES if tensor.is_constant else table.ACTIVATION_DTYPES
+    if tensor.dtype == "int8" and settings.runtime_version < table.SIGNED_INT8_MIN_RUNTIME:
+        return False
+    return tensor.dtype in allowed
 
 
 def _elements(shape: Sequence[int]) -> int:
@@ -162,16 +163,16 @@ def _significant_dims(shape: Sequence[int]) -> tuple[int, ...]:
 # --- 1. data type -----------------------------------------------------------------------
 
 
-def check_data_type(op: Operator, graph: Graph) -> Finding | None:
+def check_data_type(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
     """Activations must be 8-bit integers, weights 8-bit, biases int32 (Coral model
     requirements). A float->int QUANTIZE is a known exception (edgetpu#490, #659)."""
-    if op.name == "QUANTIZE" and _quantizes_float(op, graph) and _supported(op.name, graph):
+    if op.name == "QUANTIZE" and _quantizes_float(op, graph) and _supported(op.name, settings):
         fix = FIX_INTEGER_IO if graph.at_the_ends(op) else FIX_FLOAT_SECTION
         return Finding(UNSPECIFIED_LIMITATION, fix)
-    wrong = [t for t in graph.operands(op) if not graph.type_ok(t)]
+    wrong = [t for t in graph.operands(op) if not _type_ok(t, settings)]
     if not wrong:
         return None
-    return Finding(UNSUPPORTED_DATA_TYPE, _data_type_fix(op, wrong, graph))
+    return Finding(UNSUPPORTED_DATA_TYPE, _data_type_fix(op, wrong, graph, settings))
 
 
 def _quantizes_float(op: Operator, graph: Graph) -> bool:
@@ -183,11 +184,11 @@ def _quantizes_float(op: Operator, graph: Graph) -> bool:
     )
 
 
-def _data_type_fix(op: Operator, wrong: list[Tensor], graph: Graph) -> str:
+def _data_type_fix(op: Operator, wrong: list[Tensor], graph: Graph, settings: Settings) -> str:
     dtypes = {t.dtype for t in wrong}
     if "int16" in dtypes:
         return FIX_8_BIT
-    if "int8" in dtypes and graph.runtime < table.SIGNED_INT8_MIN_RUNTIME:
+    if "int8" in dtypes and settings.runtime_version < table.SIGNED_INT8_MIN_RUNTIME:
         return _needs_runtime("int8 tensors", table.SIGNED_INT8_MIN_RUNTIME)
     if not any(d.startswith("float") for d in dtypes):
         return ""
@@ -201,47 +202,55 @@ def _data_type_fix(op: Operator, wrong: list[Tensor], graph: Graph) -> str:
 # --- 2. op type and version -----------------------------------------------------------------
 
 
-def check_op_type(op: Operator, graph: Graph) -> Finding | None:
+def check_op_type(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
     """The op must be in Coral's table for the target runtime, at a version the compiler knows."""
     if op.is_custom:
         return Finding(NOT_SUPPORTED, "Custom operators always run on the CPU")
-    if not _supported(op.name, graph):
-        return Finding(NOT_SUPPORTED, _unsupported_fix(op.name, graph))
+    if not _supported(op.name, settings):
+        return Finding(NOT_SUPPORTED, _unsupported_fix(op.name, settings))
     limits = table.UNSUPPORTED_OP_VERSIONS
-    limit = next((v for v in limits if v.applies(op.name, op.version, graph.compiler)), None)
+    limit = next((v for v in limits if v.applies(op.name, op.version, settings.compiler)), None)
     if limit is not None:
+        fixed = limit.fixed_in()
+        runtime = fixed.runtime if fixed else table.DEFAULT_RUNTIME
         fix = (
-            f"{op.name} version {op.version} needs a newer compiler: target runtime 14, or "
+            f"{op.name} version {op.version} needs a newer compiler: target runtime {runtime}, or "
             f"convert with half_pixel_centers=False / align_corners=False ({limit.source})"
         )
         return Finding(VERSION_NOT_SUPPORTED, fix)
     return None
 
 
-def _supported(name: str, graph: Graph) -> bool:
-    return table.rule_for(name, graph.runtime) is not None
+def _supported(name: str, settings: Settings) -> bool:
+    return table.rule_for(name, settings.runtime_version) is not None
 
 
-def _unsupported_fix(name: str, graph: Graph) -> str:
+def _unsupported_fix(name: str, settings: Settings) -> str:
     first = table.first_runtime(name)
-    if first is not None and first > graph.runtime:
+    if first is not None and first > settings.runtime_version:
         return _needs_runtime(name, first)
     return table.REPLACEMENTS.get(name, "")
 
 
 def _needs_runtime(what: str, runtime: int) -> str:
     compiler, _ = table.compiler_for(runtime)
-    release = ".".join(compiler.version.split(".")[:2])
     return (
-        f"{what} needs Edge TPU runtime {runtime} (compiler {release}): "
+        f"{what} needs Edge TPU runtime {runtime} (compiler {compiler.release}): "
         f"target runtime_version={runtime} or newer"
     )
+
+
+def _lifted_later(what: str, op: Operator, check: str) -> Finding:
+    """A restriction of old runtimes: the fix names the runtime whose row drops ``check``."""
+    runtime = table.first_runtime_without(op.name, check)
+    fix = _needs_runtime(what, runtime) if runtime is not None else f"{what} does not map"
+    return _limitation(fix)
 
 
 # --- 3. rank ----------------------------------------------------------------------------------
 
 
-def check_rank(op: Operator, graph: Graph) -> Finding | None:
+def check_rank(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
     """Only the 3 innermost dimensions may exceed 1 (Coral model requirements, edgetpu#30)."""
     for tensor in graph.activations(op):
         outer = tensor.shape[:-3]
@@ -257,6 +266,7 @@ def check_rank(op: Operator, graph: Graph) -> Finding | None:
 # --- 4. op-specific restrictions (Coral's "Known limitations" column) ------------------------
 
 Check = Callable[["Operator", Graph], "Finding | None"]
+"""A restriction of Coral's "Known limitations" column, named by :data:`table.SUPPORTED_OPS`."""
 
 
 def _limitation(fix: str) -> Finding:
@@ -268,14 +278,14 @@ def _not_constant(what: str) -> Finding:
 
 
 def no_fused_activation(op: Operator, graph: Graph) -> Finding | None:
-    if getattr(op.options, "fusedActivationFunction", 0):
+    if builtin_option(op, "fusedActivationFunction"):
         return _limitation(f"{op.name} cannot carry a fused activation on the Edge TPU")
     return None
 
 
 def constant_input_is_zero_pad(op: Operator, graph: Graph) -> Finding | None:
     """A constant input is allowed only as the zero padding of a 2-input concatenation."""
-    constants = [p for p, i in enumerate(op.inputs) if i >= 0 and graph.tensors[i].is_constant]
+    constants = [p for p, t in enumerate(graph.inputs(op)) if t is not None and t.is_constant]
     if not constants:
         return None
     if len(op.inputs) == 2 and all(_all_zero(graph, op, p) for p in constants):
@@ -285,14 +295,15 @@ def constant_input_is_zero_pad(op: Operator, graph: Graph) -> Finding | None:
 
 def _all_zero(graph: Graph, op: Operator, position: int) -> bool:
     """The constant's real values are all 0 (its integers all equal the zero point)."""
-    values = graph.values(position, op)
+    values = graph.values(op, position)
     tensor = graph.input(op, position)
     if values is None or tensor is None:
         return False
-    zero = tensor.quantization.zero_points if tensor.quantization else (0,)
-    if len(zero) > 1 and values.ndim:
+    quantization = tensor.quantization
+    zero = quantization.zero_points if quantization else (0,)
+    if quantization and len(zero) > 1 and values.ndim:
         shape = [1] * values.ndim
-        shape[tensor.quantization.axis] = len(zero)
+        shape[quantization.axis] = len(zero)
         import numpy as np
 
         return not (values.astype("int64") - np.reshape(zero, shape)).any()
@@ -308,22 +319,25 @@ def constant_params(op: Operator, graph: Graph) -> Finding | None:
     return None
 
 
+def _dilation(op: Operator) -> tuple[int, int]:
+    return builtin_option(op, "dilationHFactor", 1), builtin_option(op, "dilationWFactor", 1)
+
+
 def same_dilation(op: Operator, graph: Graph) -> Finding | None:
-    options = op.options
-    if getattr(options, "dilationWFactor", 1) != getattr(options, "dilationHFactor", 1):
+    h, w = _dilation(op)
+    if w != h:
         return _limitation("Use the same dilation rate in x and y")
     return None
 
 
 def no_dilation(op: Operator, graph: Graph) -> Finding | None:
-    options = op.options
-    if getattr(options, "dilationWFactor", 1) != 1 or getattr(options, "dilationHFactor", 1) != 1:
-        return _limitation(_needs_runtime("A dilated depthwise convolution", 13))
+    if _dilation(op) != (1, 1):
+        return _lifted_later("A dilated depthwise convolution", op, "no_dilation")
     return None
 
 
 def default_weights_format(op: Operator, graph: Graph) -> Finding | None:
-    if getattr(op.options, "weightsFormat", 0) != 0:
+    if builtin_option(op, "weightsFormat") != 0:
         return _limitation("Use the DEFAULT fully-connected weights format, not SHUFFLED4x16INT8")
     return None
 
@@ -339,11 +353,11 @@ def _axes(op: Operator, graph: Graph) -> tuple[list[int] | None, int]:
     """The axes an op works along (normalised), and the rank they index; None if not constant."""
     if op.name == "PACK":
         rank = len(graph.output(op).shape)
-        return [getattr(op.options, "axis", 0) % max(rank, 1)], rank
+        return [builtin_option(op, "axis") % max(rank, 1)], rank
     position, data_position = (0, 1) if op.name == "SPLIT" else (1, 0)
     source = graph.input(op, data_position)
     rank = len(source.shape) if source is not None else 0
-    values = graph.values(position, op)
+    values = graph.values(op, position)
     if values is None:
         return None, rank
     return [int(a) % max(rank, 1) for a in values.reshape(-1)], rank
@@ -363,7 +377,7 @@ def reduce_xy_only(op: Operator, graph: Graph) -> Finding | None:
     if axes is None:
         return _not_constant("axis")
     if not set(axes) <= {rank - 3, rank - 2}:
-        return _limitation(_needs_runtime("A MEAN over other axes than x and y", 13))
+        return _lifted_later("A MEAN over other axes than x and y", op, "reduce_xy_only")
     return None
 
 
@@ -376,7 +390,7 @@ def channel_reduce_multiple_of_4(op: Operator, graph: Graph) -> Finding | None:
 
 
 def _paddings(op: Operator, graph: Graph) -> np.ndarray | None:
-    values = graph.values(1, op)
+    values = graph.values(op, 1)
     return None if values is None else values.reshape(-1, 2)
 
 
@@ -396,7 +410,7 @@ def pad_xy_only(op: Operator, graph: Graph) -> Finding | None:
     rank = len(paddings)
     padded = {axis for axis, row in enumerate(paddings) if row.any()}
     if not padded <= {rank - 3, rank - 2}:
-        return _limitation(_needs_runtime("Padding other axes than x and y", 13))
+        return _lifted_later("Padding other axes than x and y", op, "pad_xy_only")
     return None
 
 
@@ -419,21 +433,20 @@ def squeeze_leading_only(op: Operator, graph: Graph) -> Finding | None:
     if source is None:
         return None
     rank = len(source.shape)
-    dims = getattr(op.options, "squeezeDims", None)
+    dims = builtin_option(op, "squeezeDims", None)
     squeezed = {int(d) % rank for d in dims} if dims is not None and len(dims) else {
         axis for axis, d in enumerate(source.shape) if d == 1
     }
     leading = next((axis for axis, d in enumerate(source.shape) if d != 1), rank)
     if any(axis > leading for axis in squeezed):
-        return _limitation(_needs_runtime("A SQUEEZE that needs a relayout", 13))
+        return _lifted_later("A SQUEEZE that needs a relayout", op, "squeeze_leading_only")
     return None
 
 
 def unit_strides_no_masks(op: Operator, graph: Graph) -> Finding | None:
-    options = op.options
-    if getattr(options, "ellipsisMask", 0) or getattr(options, "newAxisMask", 0):
+    if builtin_option(op, "ellipsisMask") or builtin_option(op, "newAxisMask"):
         return _limitation("Slice without ellipsis or new-axis masks")
-    strides = graph.values(3, op)
+    strides = graph.values(op, 3)
     if strides is None:
         return _not_constant("strides")
     if (strides != 1).any():
@@ -459,11 +472,11 @@ CHECKS: dict[str, Check] = {
     "squeeze_leading_only": squeeze_leading_only,
     "unit_strides_no_masks": unit_strides_no_masks,
 }
-"""Restriction checks by the names :data:`edgetpu_ops.SUPPORTED_OPS` uses."""
+"""Restriction checks by the names :data:`table.SUPPORTED_OPS` uses."""
 
 
-def check_restrictions(op: Operator, graph: Graph) -> Finding | None:
-    rule = table.rule_for(op.name, graph.runtime)
+def check_restrictions(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
+    rule = table.rule_for(op.name, settings.runtime_version)
     for name in rule.checks if rule else ():
         finding = CHECKS[name](op, graph)
         if finding is not None:
@@ -474,9 +487,10 @@ def check_restrictions(op: Operator, graph: Graph) -> Finding | None:
 # --- 5. size heuristics ----------------------------------------------------------------------
 
 
-def check_size(op: Operator, graph: Graph) -> Finding | None:
-    """Memory-driven rejections cannot be known from the file; flag what past logs rejected."""
-    for limit in table.SIZE_LIMITS:
+def check_size(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
+    """Memory-driven rejections cannot be known from the file; flag what the compiler's
+    past logs rejected."""
+    for limit in settings.compiler.size_limits:
         if limit.op == op.name and _measure(op, graph, limit.measure) > limit.limit:
             return _limitation(f"{FIX_SMALLER}: above ~{limit.limit:,} ({limit.source})")
     return None
@@ -493,7 +507,7 @@ def _measure(op: Operator, graph: Graph, measure: str) -> int:
     return _elements(source.shape)
 
 
-RULES: tuple[Check, ...] = (
+RULES: tuple[Rule[Settings], ...] = (
     check_data_type,
     check_op_type,
     check_rank,
@@ -501,11 +515,6 @@ RULES: tuple[Check, ...] = (
     check_size,
 )
 """Per-operator rules; the first that objects gives the status (order from Coral's logs [I])."""
-
-
-def classify(op: Operator, graph: Graph) -> Finding | None:
-    """Why ``op`` cannot be an Edge TPU candidate, or None when it can."""
-    return next((f for rule in RULES if (f := rule(op, graph)) is not None), None)
 
 
 # --- whole-compile failures ----------------------------------------------------------------
@@ -522,11 +531,11 @@ class CompileFailure:
     notes: tuple[str, ...] = ()
 
 
-def unparseable_op_version(graph: Graph) -> CompileFailure | None:
+def unparseable_op_version(graph: Graph, settings: Settings) -> CompileFailure | None:
     """Op versions newer than the compiler's TFLite build (edgetpu#34, #147, #384)."""
     for op in graph.model.operators:
         for limit in table.UNPARSEABLE_OP_VERSIONS:
-            if limit.applies(op.name, op.version, graph.compiler):
+            if limit.applies(op.name, op.version, settings.compiler):
                 error = (
                     f"ERROR: Didn't find op for builtin opcode '{op.name}' "
                     f"version '{op.version}'"
@@ -535,7 +544,7 @@ def unparseable_op_version(graph: Graph) -> CompileFailure | None:
                     message=f"{error}. Model could not be parsed",
                     log=(error, "", "ERROR: Registration failed.", "",
                          f"Invalid model: {_file(graph)}", "Model could not be parsed"),
-                    cause=f"compiler {graph.compiler.version} cannot parse {op.name} "
+                    cause=f"compiler {settings.compiler.version} cannot parse {op.name} "
                     f"version {op.version}",
                     fix=f"Target a newer runtime_version, or convert so {op.name} gets an older "
                     f"version ({limit.source})",
@@ -543,24 +552,21 @@ def unparseable_op_version(graph: Graph) -> CompileFailure | None:
     return None
 
 
-def not_quantized(graph: Graph) -> CompileFailure | None:
+def not_quantized(graph: Graph, settings: Settings) -> CompileFailure | None:
     """Float and dynamic-range models are rejected (edgetpu#168, #238, #313)."""
     if graph.quantized:
         return None
-    notes = ()
-    if graph.compiler.key >= (16,):
-        notes = ("compiler 16 is also reported to compile such a model with 0 Edge TPU "
-                 "subgraphs, every operator on the CPU (edgetpu#438)",)
+    note = settings.compiler.float_model_note
     return CompileFailure(
         message=f"Invalid model: {_file(graph)}: Model not quantized",
         log=(f"Invalid model: {_file(graph)}", "Model not quantized"),
         cause="the model is not quantized",
         fix=FIX_QUANTIZE,
-        notes=notes,
+        notes=(note,) if note else (),
     )
 
 
-def unpreparable_op(graph: Graph) -> CompileFailure | None:
+def unpreparable_op(graph: Graph, settings: Settings) -> CompileFailure | None:
     """The compiler loads the model into TFLite first: Flex ops and unknown custom ops
     fail to prepare (edgetpu#479, #718)."""
     for op in graph.model.operators:
@@ -584,7 +590,7 @@ def unpreparable_op(graph: Graph) -> CompileFailure | None:
     return None
 
 
-def dynamic_tensors(graph: Graph) -> CompileFailure | None:
+def dynamic_tensors(graph: Graph, settings: Settings) -> CompileFailure | None:
     """An output sized from a run-time value makes the graph dynamic (edgetpu#654, #829)."""
     culprits = [
         op for op in graph.model.operators
@@ -605,7 +611,9 @@ def dynamic_tensors(graph: Graph) -> CompileFailure | None:
     )
 
 
-FAILURE_CHECKS: tuple[Callable[[Graph], CompileFailure | None], ...] = (
+FailureCheck = Callable[[Graph, "Settings"], "CompileFailure | None"]
+
+FAILURE_CHECKS: tuple[FailureCheck, ...] = (
     unparseable_op_version,
     not_quantized,
     unpreparable_op,
@@ -614,8 +622,8 @@ FAILURE_CHECKS: tuple[Callable[[Graph], CompileFailure | None], ...] = (
 """In the order the compiler meets them: parse, validate, prepare in TFLite, delegate."""
 
 
-def compile_failure(graph: Graph) -> CompileFailure | None:
-    return next((f for check in FAILURE_CHECKS if (f := check(graph)) is not None), None)
+def compile_failure(graph: Graph, settings: Settings) -> CompileFailure | None:
+    return next((f for check in FAILURE_CHECKS if (f := check(graph, settings)) is not None), None)
 
 
 def _file(graph: Graph) -> str:
@@ -632,7 +640,7 @@ def _kept_regions(regions: list[Region], multiple: bool) -> list[Region]:
     return candidates if multiple else candidates[:1]
 
 
-def _leftover(op: Operator, breaker: Operator | None, graph: Graph) -> OpPlacement:
+def _leftover(op: Operator, breaker: Operator | None, settings: Settings) -> OpPlacement:
     """A candidate outside the kept region (edgetpu#461: QUANTIZE gets the other text)."""
     status = UNSPECIFIED_LIMITATION if op.name == "QUANTIZE" else MORE_THAN_ONE_SUBGRAPH
     fix = "It runs on the CPU because the Edge TPU subgraph ended earlier"
@@ -641,7 +649,7 @@ def _leftover(op: Operator, breaker: Operator | None, graph: Graph) -> OpPlaceme
             f"It runs on the CPU because operator {breaker.index} ({breaker.name}) ends the "
             "Edge TPU subgraph first: replace that operator or move it to the end of the graph"
         )
-    if graph.compiler.multiple_subgraphs:
+    if settings.compiler.multiple_subgraphs:
         fix += ", or compile with -a (multiple_subgraphs=True)"
     return OpPlacement(op.index, op.name, op.version, ON_CPU, status, fix)
 
@@ -652,38 +660,35 @@ def _breaker(regions: list[Region], kept: list[Region], graph: Graph) -> Operato
         return None
     after = regions[regions.index(kept[0]) + 1:]
     first = next((r for r in after if not r.supported), None)
-    return graph.model.operators[first.ops[0]] if first else None
+    return graph.operators[first.ops[0]] if first else None
 
 
 def place(
-    graph: Graph, findings: Sequence[Finding | None], multiple: bool
+    graph: Graph, found: Sequence[Finding | None], settings: Settings
 ) -> tuple[list[OpPlacement], int]:
     """Placements of every operator, and the number of Edge TPU subgraphs."""
-    operators = graph.model.operators
-    regions = partition(graph.model, [f is None for f in findings])
-    kept = _kept_regions(regions, multiple)
+    regions = partition(graph.model, [f is None for f in found])
+    kept = _kept_regions(regions, settings.multiple_subgraphs)
     mapped = {i for region in kept for i in region.ops}
     breaker = _breaker(regions, kept, graph)
     placements = []
-    for op, finding in zip(operators, findings):
+    for op, finding in zip(graph.operators, found):
         if op.index in mapped:
             placements.append(OpPlacement(op.index, op.name, op.version, ON_TARGET, MAPPED))
         elif finding is not None:
-            placements.append(
-                OpPlacement(op.index, op.name, op.version, ON_CPU, finding.status, finding.fix)
-            )
+            placements.append(finding.placement(op))
         else:
-            placements.append(_leftover(op, breaker, graph))
+            placements.append(_leftover(op, breaker, settings))
     return placements, len(kept)
 
 
 def _failed_placements(
-    graph: Graph, findings: Sequence[Finding | None], failure: CompileFailure
+    graph: Graph, found: Sequence[Finding | None], failure: CompileFailure
 ) -> list[OpPlacement]:
     """No model comes out: every operator runs on the CPU in the uncompiled model."""
     placements = []
-    for op, finding in zip(graph.model.operators, findings):
-        reason = finding.status if finding else f"Not mapped: {failure.cause}"
+    for op, finding in zip(graph.operators, found):
+        reason = finding.reason if finding else f"Not mapped: {failure.cause}"
         fix = (finding.fix if finding else "") or failure.fix
         placements.append(OpPlacement(op.index, op.name, op.version, ON_CPU, reason, fix))
     return placements
@@ -692,49 +697,27 @@ def _failed_placements(
 # --- the target ------------------------------------------------------------------------------
 
 
-def _settings(options: Mapping[str, Any]) -> tuple[int, bool, table.Compiler, tuple[str, ...]]:
-    runtime = options.get("runtime_version", table.DEFAULT_RUNTIME)
-    if isinstance(runtime, bool) or not isinstance(runtime, int) or not (
-        table.MIN_RUNTIME <= runtime <= table.MAX_RUNTIME
-    ):
-        raise TargetError(
-            f"runtime_version must be an Edge TPU runtime from {table.MIN_RUNTIME} to "
-            f"{table.MAX_RUNTIME}, not {runtime!r}",
-            hint="Runtime 14 goes with compiler 16 (the default); 13 with compiler 15",
-        )
-    multiple = options.get("multiple_subgraphs", False)
-    if not isinstance(multiple, bool):
-        raise TargetError(f"multiple_subgraphs must be True or False, not {multiple!r}")
-    compiler, flags = table.compiler_for(runtime)
-    if multiple and not compiler.multiple_subgraphs:
-        raise TargetError(
-            f"multiple_subgraphs (the -a flag) needs compiler 15.0 or newer; runtime {runtime} "
-            f"means compiler {compiler.version}",
-            hint="Target runtime_version=13 or newer",
-        )
-    return runtime, multiple, compiler, flags + (("-a",) if multiple else ())
-
-
-def analyze(model: TFLiteModel, options: Mapping[str, Any]) -> CompatibilityReport:
+def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityReport:
     """Predict the ``edgetpu_compiler`` verdict for ``model``: per operator, the status the
     compiler's log would print."""
-    runtime, multiple, compiler, flags = _settings(options)
-    graph = Graph(model, runtime, compiler)
-    findings = [classify(op, graph) for op in model.operators]
-    failure = compile_failure(graph)
+    settings = read_settings(Settings, "edgetpu", options)
+    graph = Graph(model)
+    found = findings(RULES, graph, settings)
+    failure = compile_failure(graph, settings)
     if failure is None:
-        ops, subgraphs = place(graph, findings, multiple)
+        ops, subgraphs = place(graph, found, settings)
     else:
-        ops, subgraphs = _failed_placements(graph, findings, failure), 0
+        ops, subgraphs = _failed_placements(graph, found, failure), 0
+    compiler, flags = settings.compiler, settings.flags
     using = f" with {' '.join(flags)}" if flags else ""
     notes = [
         f"placement predicted from Coral's published rules for compiler {compiler.version} / "
-        f"runtime {runtime}{using}; no compiler was run",
+        f"runtime {settings.runtime_version}{using}; no compiler was run",
         *(failure.notes if failure else ()),
     ]
-    details: dict[str, Any] = {
+    details: dict[str, object] = {
         "compiler_version": compiler.version,
-        "runtime_version": runtime,
+        "runtime_version": settings.runtime_version,
         "compiler_flags": list(flags),
         "edgetpu_subgraphs": subgraphs,
     }
@@ -744,7 +727,7 @@ def analyze(model: TFLiteModel, options: Mapping[str, Any]) -> CompatibilityRepo
         target="edgetpu",
         model=model.name,
         mode=model.mode,
-        ops=ops,
+        ops=tuple(ops),
         static=True,
         failure=failure.message if failure else None,
         notes=tuple(notes),
@@ -755,14 +738,14 @@ def analyze(model: TFLiteModel, options: Mapping[str, Any]) -> CompatibilityRepo
 
 def format_compiler_log(report: CompatibilityReport, *, show_operations: bool = True) -> str:
     """What ``edgetpu_compiler [-s]`` would print for this report (sizes and timings left out)."""
-    version = str(report.details.get("compiler_version", "16.0.384591198"))
-    v16 = table.version_key(version) >= (16,)
-    lines = [f"Edge TPU Compiler version {version}"]
-    if v16:
-        lines.append("Started a compilation timeout timer of 180 seconds.")
+    version = str(report.details.get("compiler_version", ""))
+    compiler = table.compiler_named(version) or table.default_compiler()
+    lines = [f"Edge TPU Compiler version {version or compiler.version}"]
+    if compiler.child_process:
+        lines.append(f"Started a compilation timeout timer of {compiler.timeout_seconds} seconds.")
     if report.failure:
-        lines += report.details.get("compiler_errors", [report.failure])
-        return "\n".join(lines + _child_process_lines(v16, succeeded=False))
+        lines += [str(line) for line in report.details.get("compiler_errors", [report.failure])]
+        return "\n".join(lines + _child_process_lines(compiler, succeeded=False))
     name = report.model
     lines += [
         "",
@@ -784,11 +767,11 @@ def format_compiler_log(report: CompatibilityReport, *, show_operations: bool = 
         lines += [report.format_table(), ""]
     else:
         lines.append("See the operation log file for individual operation details.")
-    return "\n".join(lines + _child_process_lines(v16, succeeded=True))
+    return "\n".join(lines + _child_process_lines(compiler, succeeded=True))
 
 
-def _child_process_lines(v16: bool, *, succeeded: bool) -> list[str]:
-    if not v16:
+def _child_process_lines(compiler: table.Compiler, *, succeeded: bool) -> list[str]:
+    if not compiler.child_process:
         return []
     return [
         "Compilation child process completed within timeout period.",
@@ -800,8 +783,9 @@ EDGETPU = Target(
     name="edgetpu",
     title="Edge TPU",
     description="Coral Edge TPU: the operators edgetpu_compiler maps, predicted from Coral's "
-    "published rules (compiler 16 / runtime 14 unless runtime_version says otherwise)",
+    f"published rules (compiler {table.default_compiler().release} / runtime "
+    f"{table.DEFAULT_RUNTIME} unless runtime_version says otherwise)",
     analyze=analyze,
     accepts=("int8",),
-    options={"runtime_version": table.DEFAULT_RUNTIME, "multiple_subgraphs": False},
+    options=default_options(Settings),
 )

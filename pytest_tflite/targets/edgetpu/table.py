@@ -3,8 +3,8 @@
 The compiler is closed source; these rows come from Coral's published tables
 (coral.ai/docs/edgetpu/models-intro, "Supported operations"), google-coral/edgetpu's
 CHANGES.md and its issues (cited as ``edgetpu#N``). The rule engine in
-:mod:`pytest_tflite.targets.edgetpu` reads only this module, so a new compiler
-release, runtime or operator is a change of the tables below.
+:mod:`.engine` reads only this module, so a new compiler release
+(:func:`register_compiler`), runtime or operator is a change of the tables below.
 
 Confidence of each row, as in Coral's own material: ``C`` confirmed by a document or a
 posted log, ``P`` partly confirmed, ``I`` inferred from observed behaviour, ``U``
@@ -14,8 +14,11 @@ unconfirmed (runtime column remembered from the Coral table).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
-# --- compiler releases and runtimes ---------------------------------------------------
+from ...errors import TargetError
+
+# --- runtimes and data types ----------------------------------------------------------
 
 MIN_RUNTIME = 10
 MAX_RUNTIME = 14
@@ -30,9 +33,44 @@ CONSTANT_DTYPES = ("uint8", "int8", "int32")
 """Weights are 8-bit, biases and shape/axis parameters int32."""
 
 
+# --- size heuristics (every compiler's size_limits unless its row says otherwise) ---
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeLimit:
+    """Above ``limit`` (in ``measure`` units) the operator is predicted not to map [I]."""
+
+    op: str
+    measure: str
+    """``input_elements``, ``output_elements`` or ``input_width`` (innermost input dim)."""
+    limit: int
+    source: str
+
+
+SIZE_LIMITS = (
+    SizeLimit("SOFTMAX", "input_elements", 16_000, "Coral table"),  # [C]
+    # 1x256x128x3 rejected, 1x64x128x3 mapped
+    SizeLimit("MEAN", "input_elements", 65_536, "edgetpu#461"),
+    SizeLimit("CONCATENATION", "output_elements", 800_000, "edgetpu#309"),  # 60x152x90 rejected
+    # 14400 wide rejected; 8192x8192 compiled (streamed) per LibrEdgeTPU
+    SizeLimit("FULLY_CONNECTED", "input_width", 8_192, "edgetpu#663"),
+    SizeLimit("UNIDIRECTIONAL_SEQUENCE_LSTM", "input_width", 900, "edgetpu#598"),
+    SizeLimit("LSTM", "input_width", 900, "edgetpu#598"),
+)
+
+# No limit on a single activation tensor: Coral's MobileNet SSD v2 (300x300) maps its
+# 150x150x96 (2.16 MB) maps; YOLOv5s failing at 352 px (edgetpu#512) is about the whole
+# model's memory, which the file alone does not tell.
+
+
+# --- compiler releases -----------------------------------------------------------------
+
+
 @dataclasses.dataclass(frozen=True)
 class Compiler:
-    """One ``edgetpu_compiler`` release and the runtime its models need by default."""
+    """One ``edgetpu_compiler`` release: the runtime its models need by default, and what
+    differs from one release to the next. The engine reads these fields and compares no
+    version numbers itself."""
 
     version: str
     runtime: int
@@ -41,37 +79,91 @@ class Compiler:
     min_runtime_flag: bool = False
     """Takes ``-m N`` for any runtime from 10 up to its own (16.0, per LibrEdgeTPU)."""
     child_process: bool = False
-    """Prints the timeout-timer and child-process lines (16.0)."""
+    """Compiles in a child process under a timeout, and its log prints the timeout-timer
+    and child-process lines (16.0)."""
+    timeout_seconds: int = 180
+    """The timeout its log announces (``-t``, 180 seconds unless set)."""
+    size_limits: tuple[SizeLimit, ...] = SIZE_LIMITS
+    """Sizes above which operators were seen not to map with this release."""
+    float_model_note: str = ""
+    """What else is reported of how it treats a float model it rejects."""
 
     @property
     def key(self) -> tuple[int, ...]:
         return version_key(self.version)
 
+    @property
+    def release(self) -> str:
+        """``16.0`` for ``16.0.384591198``: how Coral's documents name it."""
+        return ".".join(self.version.split(".")[:2])
 
-COMPILERS = (
+
+COMPILERS: tuple[Compiler, ...] = (
     Compiler("1.0.249710469", 10),  # runtime 10 is assumed [P]
     Compiler("2.0.267685300", 12),  # [C] CHANGES.md
     Compiler("15.0.340273435", 13, multiple_subgraphs=True),  # [P] edgetpu#254, #464
     Compiler(
-        "16.0.384591198", 14, multiple_subgraphs=True, min_runtime_flag=True, child_process=True
+        "16.0.384591198",
+        14,
+        multiple_subgraphs=True,
+        min_runtime_flag=True,
+        child_process=True,
+        float_model_note="compiler 16 is also reported to compile such a model with 0 Edge TPU "
+        "subgraphs, every operator on the CPU (edgetpu#438)",
     ),  # [C] libcoral CHANGES.md, edgetpu#439
 )
+"""Oldest first; :func:`register_compiler` adds a release."""
 
 
 def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+def register_compiler(compiler: Compiler, *, replace: bool = False) -> Compiler:
+    """Add a compiler release to :data:`COMPILERS`; the newest release for a runtime is the
+    one :func:`compiler_for` picks."""
+    global COMPILERS
+    known = compiler_named(compiler.version)
+    if known is not None and not replace:
+        raise TargetError(
+            f"Edge TPU compiler {compiler.version} is already in the table",
+            hint="Pass replace=True to redefine it on purpose",
+        )
+    others = [c for c in COMPILERS if c.version != compiler.version]
+    COMPILERS = tuple(sorted([*others, compiler], key=lambda c: c.key))
+    return compiler
+
+
+def unregister_compiler(version: str) -> None:
+    """Take a release out of :data:`COMPILERS` again (a test's cleanup)."""
+    global COMPILERS
+    COMPILERS = tuple(c for c in COMPILERS if c.version != version)
+
+
+def compiler_named(version: str) -> Compiler | None:
+    return next((c for c in COMPILERS if c.version == version), None)
+
+
 def compiler_for(runtime: int) -> tuple[Compiler, tuple[str, ...]]:
-    """The release that targets ``runtime`` by default, else compiler 16 with ``-m runtime``.
+    """The newest release that targets ``runtime`` by default, else the newest that takes
+    ``-m runtime``.
 
     Returns the compiler and the command-line flags that select the runtime.
     """
     defaults = [c for c in COMPILERS if c.runtime == runtime]
     if defaults:
         return max(defaults, key=lambda c: c.key), ()
-    newest = max(COMPILERS, key=lambda c: c.key)
-    return newest, (f"-m {runtime}",)
+    flagged = [c for c in COMPILERS if c.min_runtime_flag] or list(COMPILERS)
+    return max(flagged, key=lambda c: c.key), (f"-m {runtime}",)
+
+
+def default_compiler() -> Compiler:
+    return compiler_for(DEFAULT_RUNTIME)[0]
+
+
+def oldest_with(feature: Callable[[Compiler], bool]) -> Compiler | None:
+    """The oldest release that has ``feature`` (a predicate on the row)."""
+    return next((c for c in COMPILERS if feature(c)), None)
 
 
 # --- supported operators ----------------------------------------------------------------
@@ -82,7 +174,7 @@ class OpRule:
     """One row of Coral's supported-operations table, for a range of runtimes.
 
     ``checks`` name the restrictions the engine tests (functions in
-    ``edgetpu.CHECKS``); a violation leaves the operator on the CPU.
+    ``engine.CHECKS``); a violation leaves the operator on the CPU.
     """
 
     op: str
@@ -176,6 +268,12 @@ def first_runtime(op: str) -> int | None:
     return min(runtimes) if runtimes else None
 
 
+def first_runtime_without(op: str, check: str) -> int | None:
+    """The oldest runtime whose row for ``op`` no longer has the restriction ``check``."""
+    runtimes = [r.min_runtime for r in SUPPORTED_OPS if r.op == op and check not in r.checks]
+    return min(runtimes) if runtimes else None
+
+
 # --- operator versions ------------------------------------------------------------------
 
 
@@ -192,6 +290,10 @@ class VersionLimit:
         return op == self.op and version >= self.version and compiler.key <= version_key(
             self.last_compiler
         )
+
+    def fixed_in(self) -> Compiler | None:
+        """The oldest release in the table past the limit."""
+        return oldest_with(lambda c: c.key > version_key(self.last_compiler))
 
 
 UNPARSEABLE_OP_VERSIONS = (
@@ -252,36 +354,6 @@ SHAPE_OPERANDS: dict[str, tuple[int, ...]] = {
 computed at run time (a ``None`` batch carried through SHAPE -> STRIDED_SLICE -> PACK, as
 a Keras Reshape or Conv2DTranspose emits), TFLite marks the output dynamic and the
 compiler's delegate refuses the graph (edgetpu#654, #829; tensorflow#57905) [I]."""
-
-
-# --- size heuristics ------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class SizeLimit:
-    """Above ``limit`` (in ``measure`` units) the operator is predicted not to map [I]."""
-
-    op: str
-    measure: str
-    """``input_elements``, ``output_elements`` or ``input_width`` (innermost input dim)."""
-    limit: int
-    source: str
-
-
-SIZE_LIMITS = (
-    SizeLimit("SOFTMAX", "input_elements", 16_000, "Coral table"),  # [C]
-    # 1x256x128x3 rejected, 1x64x128x3 mapped
-    SizeLimit("MEAN", "input_elements", 65_536, "edgetpu#461"),
-    SizeLimit("CONCATENATION", "output_elements", 800_000, "edgetpu#309"),  # 60x152x90 rejected
-    # 14400 wide rejected; 8192x8192 compiled (streamed) per LibrEdgeTPU
-    SizeLimit("FULLY_CONNECTED", "input_width", 8_192, "edgetpu#663"),
-    SizeLimit("UNIDIRECTIONAL_SEQUENCE_LSTM", "input_width", 900, "edgetpu#598"),
-    SizeLimit("LSTM", "input_width", 900, "edgetpu#598"),
-)
-
-# No limit on a single activation tensor: Coral's MobileNet SSD v2 (300x300) maps its
-# 150x150x96 (2.16 MB) maps; YOLOv5s failing at 352 px (edgetpu#512) is about the whole
-# model's memory, which the file alone does not tell.
 
 
 # --- fixes for operators Coral does not support ------------------------------------------
