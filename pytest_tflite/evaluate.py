@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .conversion.datasets import TrainingSet
     from .model.flatbuffer import TFLiteModel
 
-Outputs = Union[np.ndarray, list[np.ndarray]]
+Outputs = np.ndarray | list[np.ndarray]
 """One array for a single-output model, a list of arrays (model order) otherwise."""
 
 SQNR_IDENTICAL_DB = 300.0
@@ -258,7 +258,8 @@ def _check_rows(outputs: np.ndarray, labels: np.ndarray) -> None:
 def _classes(outputs: np.ndarray) -> np.ndarray:
     """Top-1 class per position: argmax over the last axis, or threshold 0.5 for one unit."""
     if outputs.ndim >= 2 and outputs.shape[-1] > 1:
-        return np.argmax(outputs, axis=-1)
+        top: np.ndarray = np.argmax(outputs, axis=-1)
+        return top
     scores = outputs[..., 0] if outputs.ndim >= 2 else outputs
     return (scores > 0.5).astype(np.int64)
 

@@ -21,10 +21,13 @@ from .errors import RuntimeFailure
 from .report.keys import key
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
+    import pytest
 
     from .model.flatbuffer import Tensor, TFLiteModel
-    from .model.runtime import Runner
+    from .model.runtime import Inputs, Runner
 
 TARGET = "cpu"
 """Where latency is measured: the LiteRT interpreter of the host."""
@@ -81,7 +84,7 @@ def figures(stats: Any) -> Latency | None:
 
 
 def prepare(
-    model: TFLiteModel, *, threads: int = DEFAULT_THREADS, inputs: Any = None, warmup: int = DEFAULT_WARMUP
+    model: TFLiteModel, *, threads: int = DEFAULT_THREADS, inputs: Inputs | None = None, warmup: int = DEFAULT_WARMUP
 ) -> Runner:
     """A runner of its own with ``threads`` interpreter threads, its inputs loaded once
     (``inputs``, else :func:`fixed_inputs`) and warmed up: timing it is timing ``invoke()``."""
@@ -105,7 +108,7 @@ def fixed_inputs(model: TFLiteModel) -> dict[str, np.ndarray]:
     return {plain_name(t.name): _sample(rng, t, model) for t in model.inputs}
 
 
-def _sample(rng: Any, tensor: Tensor, model: TFLiteModel) -> np.ndarray:
+def _sample(rng: np.random.Generator, tensor: Tensor, model: TFLiteModel) -> np.ndarray:
     import numpy as np
 
     shape = tuple(d if d >= 0 else 1 for d in tensor.shape_signature)
@@ -120,11 +123,14 @@ def _sample(rng: Any, tensor: Tensor, model: TFLiteModel) -> np.ndarray:
             mode=model.mode,
             hint="Pass a sample: tflite_benchmark(model, inputs=x)",
         )
+    sample: np.ndarray
     if dtype.kind == "b":
-        return rng.random(shape) < 0.5
-    if dtype.kind in "iu" and tensor.quantization is None:
-        return rng.integers(0, 2, size=shape).astype(dtype)  # small: ids of an embedding
-    return rng.random(shape, dtype=np.float32)  # scaled into the tensor's type by the runner
+        sample = rng.random(shape) < 0.5
+    elif dtype.kind in "iu" and tensor.quantization is None:
+        sample = rng.integers(0, 2, size=shape).astype(dtype)  # small: ids of an embedding
+    else:
+        sample = rng.random(shape, dtype=np.float32)  # scaled into the tensor's type by the runner
+    return sample
 
 
 def extra_info(model: TFLiteModel, threads: int) -> dict[str, Any]:
@@ -142,7 +148,7 @@ def extra_info(model: TFLiteModel, threads: int) -> dict[str, Any]:
     }
 
 
-def compare_problem(compare: Any, compare_fail: Any, storage: Any) -> str | None:
+def compare_problem(compare: object, compare_fail: object, storage: Any) -> str | None:
     """Why ``--benchmark-compare`` (pytest-benchmark's options as it parsed them) has
     nothing to compare with, or None.
 
@@ -159,7 +165,7 @@ def compare_problem(compare: Any, compare_fail: Any, storage: Any) -> str | None
     return _saved_run_problem(storage, compare) if compare else None
 
 
-def _saved_run_problem(storage: Any, compare: Any) -> str | None:
+def _saved_run_problem(storage: Any, compare: object) -> str | None:
     folder = getattr(storage, "path", None)
     if folder is None or not hasattr(storage, "query"):
         return None
@@ -187,7 +193,7 @@ def _saved_run_problem(storage: Any, compare: Any) -> str | None:
     return None
 
 
-def _unreadable_run(path: Any) -> str | None:
+def _unreadable_run(path: Path) -> str | None:
     try:
         data = json.loads(path.read_text(encoding="utf8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -198,14 +204,14 @@ def _unreadable_run(path: Any) -> str | None:
     return None
 
 
-def benchmark_session(config: Any) -> Any | None:
+def benchmark_session(config: pytest.Config) -> Any | None:
     """pytest-benchmark's session (its parsed options, storage, and whether pytest-xdist
     turned timing off), None when the plugin is off. pytest-benchmark has no public
     accessor for it; this is the one place that reads the private attribute."""
     return getattr(config, "_benchmarksession", None)
 
 
-def comparison_problem(config: Any) -> str | None:
+def comparison_problem(config: pytest.Config) -> str | None:
     """Why this run's ``--benchmark-compare`` has nothing to compare with, or None."""
     bench = benchmark_session(config)
     if bench is None:
@@ -213,6 +219,6 @@ def comparison_problem(config: Any) -> str | None:
     return compare_problem(bench.compare, bench.compare_fail, bench.storage)
 
 
-def turned_off_by_xdist(config: Any) -> bool:
+def turned_off_by_xdist(config: pytest.Config) -> bool:
     bench = benchmark_session(config)
     return bool(bench is not None and bench.xdist_warning)

@@ -7,7 +7,7 @@ so nothing here imports TensorFlow, numpy or the training code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .gate.baseline import Gate
     from .latency import Latency
     from .model.flatbuffer import TFLiteModel
+    from .model.runtime import Inputs
+    from .report.summary import Summary
     from .targets import CompatibilityReport, Target
 
 
@@ -116,7 +118,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if getattr(getattr(item, "cls", None), "declared", None) is not None:
         from .declared.collector import name_check
@@ -148,14 +152,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
+def pytest_testnodedown(node: Any, error: object) -> None:
     """pytest-xdist: add a finished worker's counts and baselines to the controller's."""
     output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
     if output:
         tflite_session_of(node.config).merge_worker_output(output)
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     if _is_worker(config):
         return
     session = tflite_session_of(config)
@@ -173,7 +177,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(line)
 
 
-def _summary(config: pytest.Config) -> Any:
+def _summary(config: pytest.Config) -> Summary:
     session = tflite_session_of(config)
     return session.report.summary(session.shown_modes(), session.shown_targets())
 
@@ -262,7 +266,7 @@ def tflite_benchmark(benchmark: Any, request: pytest.FixtureRequest) -> Callable
     """
     run = tflite_session_of(request.config).latency
 
-    def measure(model: TFLiteModel, inputs: Any = None) -> Latency | None:
+    def measure(model: TFLiteModel, inputs: Inputs | None = None) -> Latency | None:
         from .latency import extra_info, figures, prepare, turned_off_by_xdist
 
         warmup = run.warmup if benchmark.enabled else 0
@@ -295,7 +299,7 @@ def tflite_convert(tflite_session: TFLiteSession, tflite_mode: Mode) -> Callable
         calibration_samples: int | None = None,
         name: str | None = None,
         training_data: Any = None,
-        compile_config: Any = None,
+        compile_config: Mapping[str, Any] | None = None,
     ) -> TFLiteModel:
         return skip_unavailable(
             tflite_session.converter.convert,

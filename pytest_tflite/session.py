@@ -9,9 +9,9 @@ imports TensorFlow.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 import pytest
 
@@ -32,6 +32,14 @@ WORKER_OUTPUT_KEY = "tflite_session"
 """Where a pytest-xdist worker leaves what the controller merges (``workeroutput``)."""
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+
+class _Registered(Protocol):
+    """What a registry lookup returns: a mode or a target, known by its name."""
+
+    @property
+    def name(self) -> str: ...
 
 
 class TFLiteSession:
@@ -58,7 +66,7 @@ class TFLiteSession:
         self._converter: Converter | None = None
         self._worker_stats: Counter[str] = Counter()
         self._reports: dict[tuple[str, str, str], CompatibilityReport] = {}
-        self._memo: dict[Any, Any] = {}
+        self._memo: dict[Hashable, Any] = {}
         self._gate = gate
         self._gate_factory: Callable[[], Gate] | None = None
         self.used_golden: set[str] = set()
@@ -121,7 +129,7 @@ class TFLiteSession:
             self._reports[key] = target.check(model)
         return self._reports[key]
 
-    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()`` once per key in a run (evaluations shared by several checks)."""
         if key not in self._memo:
             self._memo[key] = compute()
@@ -249,7 +257,7 @@ def tflite_session_of(config: pytest.Config) -> TFLiteSession:
     return config.stash[SESSION_KEY]
 
 
-def skip_unavailable(convert: Callable[..., TFLiteModel], *args: Any, **kwargs: Any) -> TFLiteModel:
+def skip_unavailable(convert: Callable[P, TFLiteModel], *args: P.args, **kwargs: P.kwargs) -> TFLiteModel:
     """Convert; a training-time mode that cannot run (no training data, or a model it
     cannot fine-tune) skips the test with the library's reason instead of failing it."""
     try:
@@ -303,7 +311,9 @@ def _selected_target(name: str) -> str:
     return _registered(name, get_target, TargetError, "--tflite-target", "target")
 
 
-def _registered(name: str, lookup: Any, error: type[TFLiteError], option: str, kind: str) -> str:
+def _registered(
+    name: str, lookup: Callable[[str], _Registered], error: type[TFLiteError], option: str, kind: str
+) -> str:
     """The registered name, or an error that names the option the bad name came from."""
     try:
         return lookup(name).name
@@ -315,7 +325,7 @@ def _registered(name: str, lookup: Any, error: type[TFLiteError], option: str, k
         ) from None
 
 
-def marker_selection(marker: Any) -> dict[str, list[str] | None]:
+def marker_selection(marker: pytest.Mark | None) -> dict[str, list[str] | None]:
     """``modes=`` and ``targets=`` of a ``@pytest.mark.tflite`` marker (None: not narrowed)."""
     selection: dict[str, list[str] | None] = dict.fromkeys(MARKER_ARGUMENTS)
     if marker is None:

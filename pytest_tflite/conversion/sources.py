@@ -234,7 +234,7 @@ def _canonical_json(config_json: str, layers: list[Any]) -> str:
     Keras numbers unnamed layers per process (dense_3 after three models), so the raw
     config of the same model differs between runs and between xdist workers.
     """
-    positions = {}
+    positions: dict[str, str] = {}
     for layer in layers:
         positions.setdefault(layer.name, f"<layer {len(positions)}>")
 

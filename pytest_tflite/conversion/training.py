@@ -20,7 +20,6 @@ import random
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModeError, TFLiteError, TrainingUnavailable

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..evaluate import Evaluation, Metric
     from ..model.flatbuffer import TFLiteModel
     from ..session import TFLiteSession
+    from ..targets.compatibility import CompatibilityReport
 
 REFERENCE_MODE = "float32"
 """The conversion every other mode's accuracy drop and fidelity are measured against."""
@@ -73,10 +74,11 @@ class DeclaredModel:
         object.__setattr__(self, "_resolved", {})
         object.__setattr__(self, "_lock", threading.Lock())
 
-    def budget_for(self, mode: str) -> Budget:
-        """The declared budget of one mode: ``budget`` with ``budgets[mode]`` over it."""
+    def budget_for(self, mode: str | None) -> Budget:
+        """The declared budget of one mode: ``budget`` with ``budgets[mode]`` over it (a
+        model without a mode, as a loaded file has, gets ``budget`` alone)."""
         base = self.budget or Budget()
-        return base.merged(self.budgets[mode]) if mode in self.budgets else base
+        return base.merged(self.budgets[mode]) if mode is not None and mode in self.budgets else base
 
     def resolved(self, field: str) -> Any:
         """A field's value, calling it first when it was given as a zero-argument function."""
@@ -185,7 +187,7 @@ def measurement(
     model: TFLiteModel,
     *,
     evaluated: Evaluation | None = None,
-    reports: Sequence[Any] = (),
+    reports: Sequence[CompatibilityReport] = (),
 ) -> Measurement:
     """What the gate judges: sizes, the metric against float32's, placements."""
     from ..gate.measurement import measure
@@ -207,7 +209,9 @@ def identity(declared: DeclaredModel, mode: str, target: str | None = None) -> l
     return found + ([(keys.TARGET_KEY, target)] if target is not None else [])
 
 
-def properties(model: TFLiteModel, evaluated: Evaluation | None = None, reports: Sequence[Any] = ()) -> dict[str, Any]:
+def properties(
+    model: TFLiteModel, evaluated: Evaluation | None = None, reports: Sequence[CompatibilityReport] = ()
+) -> dict[str, Any]:
     """Measurements as flat name -> value pairs, for ``record_property`` (JUnit XML)."""
     values: dict[str, Any] = {
         keys.key("size_bytes"): model.size_bytes,

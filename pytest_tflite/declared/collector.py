@@ -8,6 +8,7 @@ like any test, so ids read ``tflite_models.py::mnist_mlp::test_compatible[int8-e
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,13 +22,17 @@ from . import checks
 from .checks import DeclaredModel, declared_in
 
 if TYPE_CHECKING:
+    from ..evaluate import Evaluation
+    from ..latency import Latency
+    from ..model.flatbuffer import TFLiteModel
     from ..targets import Target
+    from ..targets.compatibility import CompatibilityReport
 
 
 class DeclaredModule(pytest.Module):
     """A module of model declarations (it may hold ordinary tests too)."""
 
-    def collect(self) -> Any:
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
         try:
             models = declared_in(self.obj)
         except TFLiteError as exc:
@@ -54,18 +59,18 @@ class StandardChecks:
 
     declared: DeclaredModel
 
-    def test_converts(self, tflite_mode: Mode, tflite_session: TFLiteSession, request: Any) -> None:
+    def test_converts(self, tflite_mode: Mode, tflite_session: TFLiteSession, request: pytest.FixtureRequest) -> None:
         request.node.user_properties.extend(checks.identity(self.declared, tflite_mode.name))
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         model.runner  # noqa: B018 - loading it in the interpreter is the check
         request.node.user_properties.extend(checks.properties(model).items())
 
-    def test_size(self, tflite_mode: Mode, tflite_session: TFLiteSession, request: Any) -> None:
+    def test_size(self, tflite_mode: Mode, tflite_session: TFLiteSession, request: pytest.FixtureRequest) -> None:
         request.node.user_properties.extend(checks.identity(self.declared, tflite_mode.name))
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         _judge(request, tflite_session, self.declared, model, SIZE, op_histogram=model.op_histogram)
 
-    def test_accuracy(self, tflite_mode: Mode, tflite_session: TFLiteSession, request: Any) -> None:
+    def test_accuracy(self, tflite_mode: Mode, tflite_session: TFLiteSession, request: pytest.FixtureRequest) -> None:
         request.node.user_properties.extend(checks.identity(self.declared, tflite_mode.name))
         if self.declared.evaluation_data is None:
             pytest.skip(f"model {self.declared.name!r} declares no evaluation_data")
@@ -74,7 +79,11 @@ class StandardChecks:
         _judge(request, tflite_session, self.declared, model, METRIC, evaluated=evaluated)
 
     def test_compatible(
-        self, tflite_mode: Mode, tflite_target: Target, tflite_session: TFLiteSession, request: Any
+        self,
+        tflite_mode: Mode,
+        tflite_target: Target,
+        tflite_session: TFLiteSession,
+        request: pytest.FixtureRequest,
     ) -> None:
         from ..targets import assert_compatible
 
@@ -87,22 +96,36 @@ class StandardChecks:
             assert_compatible(model, tflite_target, min_on_target=0.0)
         _judge(request, tflite_session, self.declared, model, PLACEMENT, reports=[report])
 
-    def test_latency(self, tflite_mode: Mode, tflite_session: TFLiteSession, tflite_benchmark: Any, request: Any) -> None:
+    def test_latency(
+        self,
+        tflite_mode: Mode,
+        tflite_session: TFLiteSession,
+        tflite_benchmark: Callable[..., Latency | None],
+        request: pytest.FixtureRequest,
+    ) -> None:
         request.node.user_properties.extend(checks.identity(self.declared, tflite_mode.name))
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         request.node.user_properties.extend(checks.properties(model).items())
         tflite_benchmark(model)
 
 
-def _converted(session: TFLiteSession, declared: DeclaredModel, mode: str) -> Any:
+def _converted(session: TFLiteSession, declared: DeclaredModel, mode: str) -> TFLiteModel:
     return skip_unavailable(checks.convert, session, declared, mode)
 
 
-def _judge(request: Any, session: TFLiteSession, declared: DeclaredModel, model: Any, part: str, **measured: Any) -> None:
+def _judge(
+    request: pytest.FixtureRequest,
+    session: TFLiteSession,
+    declared: DeclaredModel,
+    model: TFLiteModel,
+    part: str,
+    *,
+    evaluated: Evaluation | None = None,
+    reports: Sequence[CompatibilityReport] = (),
+    op_histogram: Mapping[str, int] | None = None,
+) -> None:
     """Measure, attach the figures to the report, and pass them through the gate."""
     gate = session.gate
-    evaluated = measured.pop("evaluated", None)
-    reports = measured.pop("reports", [])
     figures = checks.measurement(session, declared, model, evaluated=evaluated, reports=reports)
     request.node.user_properties.extend(checks.properties(model, evaluated, reports).items())
     mode = model.mode
@@ -115,8 +138,8 @@ def _judge(request: Any, session: TFLiteSession, declared: DeclaredModel, model:
         part,
         budget=gate.budget(declared.name, mode, declared.budget_for(mode)),
         nodeid=request.node.nodeid,
+        op_histogram=op_histogram,
         reports=reports,
-        **measured,
     )
 
 

@@ -11,21 +11,24 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import TFLiteError
 from .budget import DEFAULT_BUDGET, Budget, budget_for
-from .judging import NEW, OVER_BUDGET, Comparison, format_comparisons, judge
-from .measurement import Measurement
 from .golden import (
     UPDATE_OPTION,
-    current_versions,
     golden_path,
     read_golden,
     record,
     update_golden,
     version_differences,
 )
+from .judging import NEW, OVER_BUDGET, Comparison, format_comparisons, judge
+from .measurement import Measurement
+from .versions import current_versions
+
+if TYPE_CHECKING:
+    from ..targets.compatibility import CompatibilityReport
 
 SIZE, METRIC, PLACEMENT = "size", "metric", "placement"
 _SIZE_ROWS = ("size_bytes", "gzip_size_bytes")
@@ -81,7 +84,7 @@ class Gate:
         budget: Budget,
         nodeid: str,
         op_histogram: Mapping[str, int] | None = None,
-        reports: Iterable[Any] = (),
+        reports: Iterable[CompatibilityReport] = (),
     ) -> Outcome:
         """Judge ``part`` of ``measurement``; record it instead when updating."""
         path = self.path(model, mode)
@@ -112,7 +115,7 @@ def _changes(
     measurement: Measurement,
     part: str,
     op_histogram: Mapping[str, int] | None,
-    reports: list[Any],
+    reports: list[CompatibilityReport],
 ) -> dict[str, Any]:
     """What one check records: its own part, so other checks' values stay as they are."""
     changes = record(

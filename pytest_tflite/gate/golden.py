@@ -18,7 +18,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from filelock import FileLock, Timeout
 
@@ -27,7 +27,10 @@ from ..errors import GoldenError
 from .versions import current_versions
 
 if TYPE_CHECKING:
+    from ..targets.compatibility import CompatibilityReport
     from .measurement import Measurement
+
+T = TypeVar("T")
 
 GOLDEN_SCHEMA_VERSION = 1
 DIGITS = 6
@@ -64,7 +67,7 @@ def record(
     measurement: Measurement | None = None,
     *,
     op_histogram: Mapping[str, int] | None = None,
-    targets: Iterable[Any] = (),
+    targets: Iterable[CompatibilityReport] = (),
     versions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The baseline content for what was measured, ready for ``update_golden``.
@@ -97,7 +100,7 @@ def record(
     return data
 
 
-def target_entry(report: Any) -> dict[str, Any]:
+def target_entry(report: CompatibilityReport) -> dict[str, Any]:
     """What a baseline keeps of a CompatibilityReport."""
     return {
         "verdict": report.verdict,
@@ -109,7 +112,15 @@ def target_entry(report: Any) -> dict[str, Any]:
 # --- the file format ------------------------------------------------------------------
 
 
-def round_value(value: Any) -> Any:
+@overload
+def round_value(value: float) -> float: ...
+
+
+@overload
+def round_value(value: T) -> T: ...
+
+
+def round_value(value: object) -> object:
     """A float rounded as a baseline stores it; anything else unchanged."""
     if isinstance(value, float) and math.isfinite(value):
         rounded = float(format(value, f".{DIGITS}g"))

@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from .budget import Budget
 from .golden import round_value
 from .measurement import Measurement
 
 WITHIN_BUDGET, OVER_BUDGET, IMPROVED, NEW = "pass", "fail", "improved", "new"
+Bound = TypeVar("Bound", int, float)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,10 +75,12 @@ def format_comparisons(rows: Iterable[Comparison]) -> str:
         for row in rows
     ]
     headers = ["metric", "golden", "measured", "delta", "budget", "verdict"]
-    return tabulate(table, headers=headers, disable_numparse=True)
+    text: str = tabulate(table, headers=headers, disable_numparse=True)
+    return text
 
 
-def _active(bound: float | None) -> bool:
+def _active(bound: Bound | None) -> TypeGuard[Bound]:
+    """A bound that is set and finite (infinity switches a default bound off)."""
     return bound is not None and math.isfinite(bound)
 
 
@@ -91,7 +94,7 @@ def _metric_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Co
     if _active(budget.min_accuracy):
         rules.append(f"{word} {_text(budget.min_accuracy)}")
         failed |= sign * (value - budget.min_accuracy) < 0
-    recorded = golden.get("metric") or {}
+    recorded: Mapping[str, Any] = golden.get("metric") or {}
     reference = recorded.get("value") if recorded.get("name") == m.metric else None
     gain = 0.0  # how much better than the baseline, at the precision it is stored with
     if reference is not None:
@@ -112,21 +115,23 @@ def _metric_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Co
 
 def _drop_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Comparison:
     """How much worse than the float32 conversion, now and in the baseline."""
+    value, float32_value, limit = m.value, m.float32_value, budget.max_accuracy_drop
+    assert value is not None and float32_value is not None and limit is not None
     sign = 1.0 if m.higher_is_better else -1.0
-    drop = sign * (m.float32_value - m.value)
-    recorded = golden.get("metric") or {}
-    reference = None
-    golden_values = (recorded.get("value"), golden.get("float32_value"))
-    if recorded.get("name") == m.metric and None not in golden_values:
-        reference = sign * (golden_values[1] - golden_values[0])
-    failed = round_value(drop) > budget.max_accuracy_drop + 1e-12
+    drop = sign * (float32_value - value)
+    recorded: Mapping[str, Any] = golden.get("metric") or {}
+    reference: float | None = None
+    golden_value, golden_float32 = recorded.get("value"), golden.get("float32_value")
+    if recorded.get("name") == m.metric and golden_value is not None and golden_float32 is not None:
+        reference = sign * (golden_float32 - golden_value)
+    failed = round_value(drop) > limit + 1e-12
     improvement = round_value(reference) - round_value(drop) if reference is not None else 0
     return Comparison(
         f"{m.metric or 'metric'} drop vs float32",
         reference,
         drop,
         None if reference is None else drop - reference,
-        f"<= {_text(budget.max_accuracy_drop)}",
+        f"<= {_text(limit)}",
         _judgement(failed, reference, improvement),
     )
 
@@ -157,7 +162,8 @@ def _target_row(
     target: str, counts: tuple[int, int], recorded: Mapping[str, Any] | None, budget: Budget
 ) -> Comparison:
     on, total = counts
-    reference = recorded.get("ops_on_target") if recorded else None
+    recorded = recorded or {}
+    reference = recorded.get("ops_on_target")
     rules: list[str] = []
     failed = False
     if _active(budget.min_on_target):
@@ -179,7 +185,7 @@ def _target_row(
     )
 
 
-def _judgement(failed: bool, reference: Any, improvement: float) -> str:
+def _judgement(failed: bool, reference: object, improvement: float) -> str:
     """``improvement`` > 0 means better than the baseline, whatever the direction."""
     if failed:
         return OVER_BUDGET
@@ -188,7 +194,7 @@ def _judgement(failed: bool, reference: Any, improvement: float) -> str:
     return IMPROVED if improvement > 0 else WITHIN_BUDGET
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..evaluate import Evaluation
+    from ..model.flatbuffer import TFLiteModel
+    from ..targets.compatibility import CompatibilityReport
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,11 +28,11 @@ class Measurement:
 
 
 def measure(
-    model: Any,
-    evaluation: Any = None,
+    model: TFLiteModel,
+    evaluation: Evaluation | None = None,
     *,
     float32_value: float | None = None,
-    reports: Iterable[Any] = (),
+    reports: Iterable[CompatibilityReport] = (),
 ) -> Measurement:
     """A Measurement from a TFLiteModel, its Evaluation and CompatibilityReports."""
     return Measurement(

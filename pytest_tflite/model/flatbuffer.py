@@ -13,6 +13,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,16 +22,17 @@ from ..atomicfile import write_atomic
 from ..errors import ModelFormatError
 
 if TYPE_CHECKING:
-    from .runtime import Runner
+    from .runtime import Inputs, Runner
 
 TFLITE_IDENTIFIER = b"TFL3"
 
 
 @functools.cache
-def _schema() -> Any:
+def _schema() -> ModuleType:
     from ai_edge_litert import schema_py_generated
 
-    return schema_py_generated
+    schema: ModuleType = schema_py_generated
+    return schema
 
 
 @functools.cache
@@ -217,7 +219,7 @@ class TFLiteModel:
         counts = Counter(op.name for graph in self._subgraphs for op in graph.operators)
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
-    def predict(self, x: Any, *, batch_size: int = 256) -> np.ndarray | list[np.ndarray]:
+    def predict(self, x: Inputs, *, batch_size: int = 256) -> np.ndarray | list[np.ndarray]:
         """Run a batch through the LiteRT interpreter, in float whatever the model's I/O types."""
         return self.runner.predict(x, batch_size=batch_size)
 
@@ -367,7 +369,8 @@ def _operator(index: int, raw: Any, codes: list[Any], subgraph: int, tensor_coun
 def _ints(values: Any) -> list[int]:
     if values is None:
         return []
-    return np.asarray(values).astype(np.int64).tolist()
+    ints: list[int] = np.asarray(values).astype(np.int64).tolist()
+    return ints
 
 
 def _text(value: Any) -> str:

@@ -8,11 +8,18 @@ tensors rather than invoking once per sample.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
 
 from ..errors import RuntimeFailure
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+
+Inputs: TypeAlias = "ArrayLike | Mapping[str, ArrayLike]"
+"""A model's input data: one array, arrays in input order, or arrays by input name."""
 
 
 class Flatbuffer(Protocol):
@@ -42,7 +49,7 @@ class Runner:
         self._shapes = [tuple(int(n) for n in d["shape"]) for d in inputs]  # as last resized
         self._row_by_row: bool | None = None  # for a static batch of 1: None until tried
 
-    def predict(self, x: Any, *, batch_size: int = 256) -> np.ndarray | list[np.ndarray]:
+    def predict(self, x: Inputs, *, batch_size: int = 256) -> np.ndarray | list[np.ndarray]:
         """Outputs for every row of ``x`` (one array per output; a single array for one)."""
         arrays = self._input_arrays(x)
         total = len(arrays[0]) if arrays else 1
@@ -56,7 +63,7 @@ class Runner:
         outputs = [np.concatenate(parts, axis=0) for parts in zip(*chunks)]
         return outputs[0] if len(outputs) == 1 else outputs
 
-    def set_inputs(self, x: Any) -> None:
+    def set_inputs(self, x: Inputs) -> None:
         """Load ``x`` into the input tensors (what a latency measurement does once, untimed)."""
         self._feed(self._input_arrays(x))
 
@@ -131,12 +138,14 @@ class Runner:
         return self._failure(f"the LiteRT interpreter cannot resize the inputs to {shapes}", exc)
 
     def _inputs(self) -> list[dict[str, Any]]:
-        return self.interpreter.get_input_details()
+        details: list[dict[str, Any]] = self.interpreter.get_input_details()
+        return details
 
     def _outputs(self) -> list[dict[str, Any]]:
-        return self.interpreter.get_output_details()
+        details: list[dict[str, Any]] = self.interpreter.get_output_details()
+        return details
 
-    def _input_arrays(self, x: Any) -> list[np.ndarray]:
+    def _input_arrays(self, x: Inputs) -> list[np.ndarray]:
         details = self._inputs()
         if isinstance(x, Mapping):
             by_name = {plain_name(d["name"]): d for d in details}
@@ -162,7 +171,7 @@ class Runner:
             )
         return batched
 
-    def _in_interpreter_order(self, arrays: list[Any], details: list[dict[str, Any]]) -> list[Any]:
+    def _in_interpreter_order(self, arrays: list[ArrayLike], details: list[dict[str, Any]]) -> list[ArrayLike]:
         """Arrays given in the source model's input order, put in the interpreter's.
 
         The converter may order a model's inputs differently from its definition (a Keras
@@ -211,7 +220,8 @@ def quantize(array: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
     if np.issubdtype(dtype, np.integer) and scale:
         info = np.iinfo(dtype)
         q = np.round(np.asarray(array, dtype=np.float32) / scale + zero_point)
-        return np.clip(q, info.min, info.max).astype(dtype)
+        clipped: np.ndarray = np.clip(q, info.min, info.max).astype(dtype)
+        return clipped
     return np.asarray(array).astype(dtype, copy=False)
 
 
@@ -219,8 +229,10 @@ def dequantize(array: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
     """A tensor's values in float, undoing integer quantization."""
     scale, zero_point = detail["quantization"]
     if np.issubdtype(array.dtype, np.integer) and scale:
-        return (array.astype(np.float32) - zero_point) * np.float32(scale)
-    return np.array(array, copy=True)
+        floats: np.ndarray = (array.astype(np.float32) - zero_point) * np.float32(scale)
+        return floats
+    copied: np.ndarray = np.array(array, copy=True)
+    return copied
 
 
 def plain_name(name: str) -> str:

@@ -38,7 +38,7 @@ def size_delta(delta: float | None, reference: float | None = None) -> str:
 
 def is_fraction(metric: str | None) -> bool:
     """Metrics shown as percentages (top-1 accuracy and its kin)."""
-    return bool(metric) and metric.endswith("accuracy")
+    return metric is not None and metric.endswith("accuracy")
 
 
 def metric_text(value: float | None, metric: str | None) -> str:

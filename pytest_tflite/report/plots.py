@@ -11,10 +11,14 @@ import functools
 import io
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .rows import Row
 from .format import is_fraction, milliseconds
+from .rows import Row
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FIGSIZE = (6.4, 3.6)
 LABEL_SIZE = 8
@@ -36,10 +40,10 @@ def sections(rows: Sequence[Row]) -> list[Section]:
 
 def size_against_metric(rows: Sequence[Row]) -> list[str]:
     """One scatter per model: size (KB) against its metric, a point per mode."""
-    drawings = []
+    drawings: list[str] = []
     for model, mode_rows in _by_model(rows).items():
         found = [(r.mode, r.value("size_bytes"), r.metric_value()) for r in mode_rows]
-        points = [(mode, size / 1000, value) for mode, size, value in found if None not in (size, value)]
+        points = [(mode, size / 1000, value) for mode, size, value in found if size is not None and value is not None]
         if points:
             metric = mode_rows[0].metric or "metric"
             drawings.append(_svg(functools.partial(_scatter, model, metric, points), len(drawings)))
@@ -51,7 +55,7 @@ def latency(rows: Sequence[Row]) -> list[str]:
 
     No error bars: pytest-benchmark's standard deviation is ruled by a few slow outliers
     (often larger than the median), so bars of it would only hide the medians."""
-    drawings = []
+    drawings: list[str] = []
     for model, mode_rows in _by_model(rows).items():
         bars = [(r.mode, r.value("latency_median_ms")) for r in mode_rows if r.value("latency_median_ms") is not None]
         if bars:
@@ -63,7 +67,7 @@ def placement(rows: Sequence[Row]) -> list[str]:
     """One grouped bar chart per target: operators on it per model, a bar per mode (a
     mode has the same colour in every chart)."""
     colors = {mode: COLORS[i % len(COLORS)] for i, mode in enumerate(dict.fromkeys(r.mode for r in rows))}
-    drawings = []
+    drawings: list[str] = []
     for target in dict.fromkeys(r.target for r in rows if r.target is not None):
         counts = [
             (r.model, r.mode, r.target_value("ops_on_target"), r.target_value("ops_total"))
@@ -75,7 +79,7 @@ def placement(rows: Sequence[Row]) -> list[str]:
     return drawings
 
 
-def _scatter(model: str, metric: str, points: list[tuple[str, float, float]], figure: Any) -> None:
+def _scatter(model: str, metric: str, points: list[tuple[str, float, float]], figure: Figure) -> None:
     from matplotlib.ticker import PercentFormatter
 
     axes = figure.add_subplot()
@@ -94,7 +98,8 @@ def _scatter(model: str, metric: str, points: list[tuple[str, float, float]], fi
 def _labels(points: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
     """One label per spot: modes within 2 % of the plot's spans of each other share it
     (int8 and full_int8 often land on the same point)."""
-    spans = [max(p[i] for p in points) - min(p[i] for p in points) or 1.0 for i in (1, 2)]
+    sizes, values = [p[1] for p in points], [p[2] for p in points]
+    spans = [max(found) - min(found) or 1.0 for found in (sizes, values)]
     spots: list[tuple[list[str], float, float]] = []
     for mode, x, y in points:
         near = [s for s in spots if abs(s[1] - x) <= 0.02 * spans[0] and abs(s[2] - y) <= 0.02 * spans[1]]
@@ -105,7 +110,7 @@ def _labels(points: list[tuple[str, float, float]]) -> list[tuple[str, float, fl
     return [(", ".join(modes), x, y) for modes, x, y in spots]
 
 
-def _annotate(axes: Any, spots: list[tuple[str, float, float]]) -> None:
+def _annotate(axes: Axes, spots: list[tuple[str, float, float]]) -> None:
     """Write each label beside its spot (left of it near the right edge), moved away from
     the nearer horizontal edge until it is clear of the labels before it; a moved label
     gets a thin line to its spot."""
@@ -125,7 +130,9 @@ def _annotate(axes: Any, spots: list[tuple[str, float, float]]) -> None:
             dy += step
         placed.append((x0, x0 + width, y + dy, y + dy + height))
         corner = (1.0 if align == "right" else 0.0, 1.0 if step < 0 else 0.0)  # the label's, nearest its spot
-        line = {"arrowstyle": "-", "color": "#999999", "lw": 0.5, "shrinkB": 4, "relpos": corner}
+        line: dict[str, object] | None = {
+            "arrowstyle": "-", "color": "#999999", "lw": 0.5, "shrinkB": 4, "relpos": corner
+        }
         line = None if dy == first else line
         offset = (-5.0 if align == "right" else 5.0, dy)
         axes.annotate(
@@ -134,7 +141,7 @@ def _annotate(axes: Any, spots: list[tuple[str, float, float]]) -> None:
         )
 
 
-def _latency_bars(model: str, bars: list[tuple[str, float]], figure: Any) -> None:
+def _latency_bars(model: str, bars: list[tuple[str, float]], figure: Figure) -> None:
     """Microseconds when every median is under a millisecond, as is usual for small models."""
     axes = figure.add_subplot()
     modes, medians = zip(*bars)
@@ -148,7 +155,7 @@ def _latency_bars(model: str, bars: list[tuple[str, float]], figure: Any) -> Non
 
 
 def _placement_bars(
-    target: str, counts: list[tuple[str, str, int, int]], colors: dict[str, str], figure: Any
+    target: str, counts: list[tuple[str, str, int, int]], colors: dict[str, str], figure: Figure
 ) -> None:
     """Filled: operators on the target; outlined behind: all operators of the model."""
     axes = figure.add_subplot()
@@ -163,7 +170,7 @@ def _placement_bars(
         axes.bar(xs, [c[3] for c in chosen], width, fill=False, edgecolor="#bbbbbb")
         axes.bar(xs, [c[2] for c in chosen], width, label=mode, color=colors[mode])
     axes.set_xticks(range(len(models)), models)
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.yaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]  # stubs give Locator no kwargs
     axes.set(title=f"operators on {target} (outline: all operators)", ylabel="operators")
     figure.legend(loc="outside right upper", fontsize=7)
 
@@ -176,15 +183,14 @@ def _by_model(rows: Iterable[Row]) -> dict[str, list[Row]]:
     return {model: list(modes.values()) for model, modes in found.items()}
 
 
-def _svg(draw: Callable[[Any], None], index: int) -> str:
+def _svg(draw: Callable[[Figure], None], index: int) -> str:
     """The figure ``draw`` fills, as an SVG element to inline in HTML: no XML prolog, no
     namespace URLs (HTML knows SVG), ids unique to this figure."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    settings = {"svg.fonttype": "none", "svg.hashsalt": f"pytest-tflite-{index}"}
-    with matplotlib.rc_context(settings):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"pytest-tflite-{index}"}):
         figure = Figure(figsize=FIGSIZE, layout="constrained")
         FigureCanvasAgg(figure)
         draw(figure)

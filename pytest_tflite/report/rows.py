@@ -11,7 +11,7 @@ TensorFlow or numpy: the input is anything with a test report's attributes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from .keys import CHECK_KEY, MODE_KEY, MODEL_KEY, TARGET_KEY, key, target_key
@@ -23,12 +23,23 @@ MODE_CHECKS = ("converts", "size", "accuracy", "latency")
 """Checks of a mode as a whole, in the order their figures are merged into a row."""
 
 
-class TestReportLike(Protocol):
-    """What the rows read of a pytest test report (``pytest.TestReport`` has it)."""
+SortKey = Callable[[str], tuple[int, str]]
+"""Where a name sorts: its place in a given order (names not in it last), then the name."""
 
-    nodeid: str
-    outcome: str
-    user_properties: list[tuple[str, object]]
+
+class TestReportLike(Protocol):
+    """What the rows read of a pytest test report (``pytest.TestReport`` has it).
+
+    Read-only properties, so a report whose ``outcome`` is a Literal still matches."""
+
+    @property
+    def nodeid(self) -> str: ...
+
+    @property
+    def outcome(self) -> str: ...
+
+    @property
+    def user_properties(self) -> Sequence[tuple[str, object]]: ...
 
 
 @dataclasses.dataclass
@@ -73,13 +84,15 @@ class Row:
 
     @property
     def metric(self) -> str | None:
-        return self.value("metric")
+        metric: str | None = self.value("metric")
+        return metric
 
     def metric_value(self, reference: str = "") -> float | None:
         """The metric measured, or ``reference``'s ("float32", "golden") when given."""
         if self.metric is None:
             return None
-        return self.value(f"{reference}_{self.metric}" if reference else self.metric)
+        value: float | None = self.value(f"{reference}_{self.metric}" if reference else self.metric)
+        return value
 
     def target_value(self, name: str) -> Any:
         """A figure of this row's target, such as ``ops_on_target``."""
@@ -124,7 +137,7 @@ class Row:
         }
 
 
-def difference(value: Any, reference: Any) -> Any:
+def difference(value: float | None, reference: float | None) -> float | None:
     """``value - reference``, or None when either is missing."""
     if value is None or reference is None:
         return None
@@ -141,7 +154,7 @@ class Results:
         """Fold one phase's report in; reports of other tests are ignored."""
         properties = dict(_pairs(report.user_properties))
         model, mode, check = (properties.get(k) for k in (MODEL_KEY, MODE_KEY, CHECK_KEY))
-        if not all(isinstance(v, str) for v in (model, mode, check)):
+        if not (isinstance(model, str) and isinstance(mode, str) and isinstance(check, str)):
             return
         result = self._checks.get(report.nodeid)
         if result is None:
@@ -179,14 +192,14 @@ def totals(rows: Iterable[Row]) -> dict[str, int]:
     return {"rows": len(rows), **counts}
 
 
-def _pairs(properties: Iterable[Any]) -> Iterable[tuple[str, Any]]:
+def _pairs(properties: Iterable[object]) -> Iterable[tuple[str, Any]]:
     """(name, value) pairs; pytest-xdist may deliver them as lists."""
     for item in properties or ():
         if isinstance(item, (tuple, list)) and len(item) == 2:
             yield str(item[0]), item[1]
 
 
-def _fold_outcome(result: CheckResult, report: Any) -> None:
+def _fold_outcome(result: CheckResult, report: TestReportLike) -> None:
     """A failure outside the test body is an error, as pytest counts it; a failed call
     stays failed after a failing teardown."""
     outcome, when = report.outcome, getattr(report, "when", "call")
@@ -201,7 +214,7 @@ def _fold_outcome(result: CheckResult, report: Any) -> None:
     result.message = result.message or _message(report)
 
 
-def _message(report: Any) -> str | None:
+def _message(report: TestReportLike) -> str | None:
     """The first line of what went wrong: the exception's message, or the skip reason."""
     longrepr = getattr(report, "longrepr", None)
     if longrepr is None:
@@ -215,12 +228,12 @@ def _message(report: Any) -> str | None:
     return lines[0] if lines else None
 
 
-def _order(names: Sequence[str]) -> Any:
+def _order(names: Sequence[str]) -> SortKey:
     index = {name: i for i, name in enumerate(names)}
     return lambda name: (index.get(name, len(index)), name)
 
 
-def _mode_rows(model: str, mode: str, results: list[CheckResult], target_key: Any) -> list[Row]:
+def _mode_rows(model: str, mode: str, results: list[CheckResult], target_key: SortKey) -> list[Row]:
     mode_checks = sorted(
         (r for r in results if r.target is None),
         key=lambda r: (MODE_CHECKS.index(r.check) if r.check in MODE_CHECKS else len(MODE_CHECKS), r.check),

@@ -82,13 +82,14 @@ def table(
     cells = [[column.cell(row) for column in chosen] for row in rows]
     if fmt == "pipe":
         cells = [[cell.replace("|", "\\|") for cell in line] for line in cells]
-    return tabulate(
+    text: str = tabulate(
         cells,
         headers=[column.header for column in chosen],
         tablefmt=fmt,
         colalign=["right" if column.right else "left" for column in chosen],
         disable_numparse=True,
     )
+    return text
 
 
 def totals_text(summary: Summary) -> str:
