@@ -222,3 +222,19 @@ def comparison_problem(config: pytest.Config) -> str | None:
 def turned_off_by_xdist(config: pytest.Config) -> bool:
     bench = benchmark_session(config)
     return bool(bench is not None and bench.xdist_warning)
+
+
+def time_model(benchmark: Any, run: LatencyRun, node: Any, model: TFLiteModel, inputs: Any = None) -> Latency | None:
+    """Time one model through pytest-benchmark's fixture and attach the figures to the
+    test's report; None when nothing was timed (``--benchmark-disable``, or pytest-xdist)."""
+    warmup = run.warmup if benchmark.enabled else 0
+    runner = prepare(model, threads=run.threads, inputs=inputs, warmup=warmup)
+    benchmark.group = benchmark.group or model.name  # a benchmark marker's group wins
+    benchmark.extra_info.update(extra_info(model, run.threads))
+    benchmark(runner.invoke)
+    timed = figures(benchmark.stats)
+    if timed is not None:
+        node.user_properties.extend(timed.properties().items())
+    elif turned_off_by_xdist(node.config):
+        run.unmeasured += 1  # turned off by pytest-xdist, not by --benchmark-disable
+    return timed

@@ -15,7 +15,7 @@ import pytest
 
 from .errors import TFLiteError
 from .options import add_options, read_settings
-from .session import SESSION_KEY, WORKER_OUTPUT_KEY, TFLiteSession, skip_unavailable, tflite_session_of
+from .session import SESSION_KEY, WORKER_OUTPUT_KEY, TFLiteSession, tflite_session_of
 
 if TYPE_CHECKING:
     from .conversion.modes import Mode
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from .latency import Latency
     from .model.flatbuffer import TFLiteModel
     from .model.runtime import Inputs
-    from .report.summary import Summary
     from .targets import CompatibilityReport, Target
 
 
@@ -148,7 +147,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if workeroutput is not None:
         workeroutput[WORKER_OUTPUT_KEY] = tflite.worker_output()
     elif not session.config.option.collectonly and tflite.report_paths:
-        tflite.report.write(_summary(session.config), session.config.invocation_params.dir)
+        tflite.report.write(tflite.summary(), session.config.invocation_params.dir)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -163,38 +162,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if _is_worker(config):
         return
     session = tflite_session_of(config)
+    verbose = config.getoption("verbose") > 0
     if session.has_results:
-        from .report.table import table, totals_text
-
-        summary = _summary(config)
         terminalreporter.write_sep("=", "tflite report")
-        terminalreporter.write_line(table(summary.rows, full=config.getoption("verbose") > 0))
-        terminalreporter.write_line(totals_text(summary))
-    lines = [*session.report_lines, *_stale_lines(config, session), *session.latency_lines()]
-    if config.getoption("verbose") > 0:
-        lines += session.conversion_lines()
-    for line in lines:
+    for line in session.summary_lines(config, verbose=verbose):
         terminalreporter.write_line(line)
-
-
-def _summary(config: pytest.Config) -> Summary:
-    session = tflite_session_of(config)
-    return session.report.summary(session.shown_modes(), session.shown_targets())
-
-
-def _stale_lines(config: pytest.Config, session: TFLiteSession) -> list[str]:
-    whole_run = (
-        not config.getoption("keyword")
-        and not config.getoption("markexpr")
-        and not any("::" in arg or Path(arg).is_file() for arg in config.args)
-    )
-    stale = session.stale_baselines(whole_run=whole_run)
-    if not stale:
-        return []
-    from .report.run import relative
-
-    lines = [f"tflite: {len(stale)} golden baseline(s) no test used (a model or mode that is gone?):"]
-    return lines + [f"  {relative(p, config.rootpath)}" for p in stale]
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -264,22 +236,12 @@ def tflite_benchmark(benchmark: Any, request: pytest.FixtureRequest) -> Callable
     ``--benchmark-warmup``) and its calibration runs several invokes per round when one is
     too short for the timer to resolve; the figures are per invoke either way.
     """
+    from .latency import time_model
+
     run = tflite_session_of(request.config).latency
 
     def measure(model: TFLiteModel, inputs: Inputs | None = None) -> Latency | None:
-        from .latency import extra_info, figures, prepare, turned_off_by_xdist
-
-        warmup = run.warmup if benchmark.enabled else 0
-        runner = prepare(model, threads=run.threads, inputs=inputs, warmup=warmup)
-        benchmark.group = benchmark.group or model.name  # a benchmark marker's group wins
-        benchmark.extra_info.update(extra_info(model, run.threads))
-        benchmark(runner.invoke)
-        timed = figures(benchmark.stats)
-        if timed is not None:
-            request.node.user_properties.extend(timed.properties().items())
-        elif turned_off_by_xdist(request.config):
-            run.unmeasured += 1  # turned off by pytest-xdist, not by --benchmark-disable
-        return timed
+        return time_model(benchmark, run, request.node, model, inputs)
 
     return measure
 
@@ -301,16 +263,11 @@ def tflite_convert(tflite_session: TFLiteSession, tflite_mode: Mode) -> Callable
         training_data: Any = None,
         compile_config: Mapping[str, Any] | None = None,
     ) -> TFLiteModel:
-        return skip_unavailable(
-            tflite_session.converter.convert,
+        return tflite_session.convert(
             source,
             tflite_mode,
             representative_data=representative_data,
-            calibration_samples=(
-                tflite_session.calibration_samples
-                if calibration_samples is None
-                else calibration_samples
-            ),
+            calibration_samples=calibration_samples,
             name=name,
             training_data=training_data,
             compile_config=compile_config,

@@ -21,9 +21,11 @@ from .options import ALL, DEFAULT_TARGETS, Settings
 
 if TYPE_CHECKING:
     from .conversion.converter import Converter
+    from .conversion.modes import Mode
     from .gate.baseline import Gate
     from .model.flatbuffer import TFLiteModel
     from .report.run import RunReport
+    from .report.summary import Summary
     from .targets import CompatibilityReport, Target
 
 MARKER_ARGUMENTS = ("modes", "targets")
@@ -118,6 +120,14 @@ class TFLiteSession:
         """Conversions of this process plus those reported by pytest-xdist workers."""
         own = self._converter.stats if self._converter else Counter()
         return dict(own + self._worker_stats)
+
+    def convert(
+        self, source: Any, mode: Mode, *, calibration_samples: int | None = None, **options: Any
+    ) -> TFLiteModel:
+        """Convert through the run's shared converter (the run's calibration sample count
+        unless told otherwise); a training-time mode that cannot run skips the test."""
+        samples = self.calibration_samples if calibration_samples is None else calibration_samples
+        return skip_unavailable(self.converter.convert, source, mode, calibration_samples=samples, **options)
 
     def compatibility(self, model: TFLiteModel, target: str | Target) -> CompatibilityReport:
         """The target's report on the model, computed once per run for the same bytes."""
@@ -232,6 +242,37 @@ class TFLiteSession:
     @property
     def report_lines(self) -> list[str]:
         return self._report.lines if self._report is not None else []
+
+    def summary(self) -> Summary:
+        """The session report's rows and run details, in the selection's order."""
+        return self.report.summary(self.shown_modes(), self.shown_targets())
+
+    def summary_lines(self, config: pytest.Config, *, verbose: bool) -> list[str]:
+        """What the run says at its end: the table and totals, the report files written,
+        unused baselines, untimed latency checks, and (verbose) the conversion counts."""
+        lines: list[str] = []
+        if self.has_results:
+            from .report.table import table, totals_text
+
+            summary = self.summary()
+            lines += [table(summary.rows, full=verbose), totals_text(summary)]
+        lines += [*self.report_lines, *self.stale_lines(config), *self.latency_lines()]
+        return lines + (self.conversion_lines() if verbose else [])
+
+    def stale_lines(self, config: pytest.Config) -> list[str]:
+        """Baselines no test used, when the run was whole: no ``-k``, ``-m`` or node id."""
+        whole_run = (
+            not config.getoption("keyword")
+            and not config.getoption("markexpr")
+            and not any("::" in arg or Path(arg).is_file() for arg in config.args)
+        )
+        stale = self.stale_baselines(whole_run=whole_run)
+        if not stale:
+            return []
+        from .report.run import relative
+
+        lines = [f"tflite: {len(stale)} golden baseline(s) no test used (a model or mode that is gone?):"]
+        return lines + [f"  {relative(p, config.rootpath)}" for p in stale]
 
     def latency_lines(self) -> list[str]:
         if not self.latency.unmeasured:
