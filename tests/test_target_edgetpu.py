@@ -179,7 +179,7 @@ def test_full_int8_conv_model_maps_fully(conv_full_int8):
         "compiler_flags": [],
         "edgetpu_subgraphs": 1,
     }
-    assert any("compiler 16.0.384591198 / runtime 14" in note for note in report.notes)
+    assert any("predicted for edgetpu_compiler 16.0.384591198 / runtime 14" in note for note in report.notes)
 
 
 def test_uint8_io_adds_requantizing_quantize_ops_that_map(convert, conv_net):
@@ -460,7 +460,147 @@ def test_prelu_with_shared_alpha_maps_from_runtime_13(build, tf_keras, convert):
     assert _reasons(old) == [MAPPED, NOT_SUPPORTED]
 
 
+# --- rules bounded by real compilations ---------------------------------------------------
+
+
+def _with_custom_op(model, index, code="MyDecoderOp"):
+    """``model`` with operator ``index`` turned into the custom operator ``code``, as a
+    model carrying its own post-processing op arrives from its authors."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    from pytest_tflite.model.flatbuffer import TFLiteModel
+
+    raw = schema.ModelT.InitFromPackedBuf(model.content, 0)
+    opcode = schema.OperatorCodeT()
+    opcode.builtinCode = opcode.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    opcode.customCode, opcode.version = code, 1
+    raw.operatorCodes.append(opcode)
+    op = raw.subgraphs[0].operators[index]
+    op.opcodeIndex, op.builtinOptionsType, op.builtinOptions = len(raw.operatorCodes) - 1, 0, None
+    builder = flatbuffers.Builder(0)
+    builder.Finish(raw.Pack(builder), file_identifier=b"TFL3")
+    return TFLiteModel(bytes(builder.Output()), name=f"{model.name}_custom")
+
+
+def test_an_unknown_custom_op_stays_on_the_cpu_and_the_ops_before_it_map(conv_full_int8):
+    """Compiled twins of models ending in PosenetDecoderOp map everything before it."""
+    model = _with_custom_op(conv_full_int8, 5)
+    report = EDGETPU.check(model)
+    assert _names(report)[-1] == "MyDecoderOp"
+    assert report.failure is None
+    assert _reasons(report) == [MAPPED] * 5 + [NOT_SUPPORTED]
+    assert "end of the graph" in report.ops[-1].fix and "evidence" in report.ops[-1].fix
+    assert report.details["edgetpu_subgraphs"] == 1
+    log = format_compiler_log(report, operation_log=True).splitlines()
+    assert f"{'CUSTOM':<31}{'1':<11}{NOT_SUPPORTED}" in log
+
+
+def test_a_custom_op_in_the_middle_ends_the_edge_tpu_subgraph(conv_full_int8):
+    report = EDGETPU.check(_with_custom_op(conv_full_int8, 3))
+    assert report.failure is None
+    assert _reasons(report) == [MAPPED] * 3 + [NOT_SUPPORTED] + [MORE_THAN_ONE_SUBGRAPH] * 2
+
+
+def test_a_wide_fully_connected_maps_under_compiler_16(wide_full_int8):
+    """94,400 inputs map under 16 (its log); edgetpu#663's ~8,192 is kept for 15 and older."""
+    assert _reasons(EDGETPU.check(wide_full_int8)) == [MAPPED]
+    old = EDGETPU.with_options(compiler_version="15.0.340273435").check(wide_full_int8)
+    assert _reasons(old) == [UNSPECIFIED_LIMITATION]
+    assert "edgetpu#663" in old.ops[0].fix and "compilers up to 15.0.340273435" in old.ops[0].fix
+
+
+@pytest.mark.parametrize(
+    ("kernel", "dilation", "reason"),
+    [((3, 1), (2, 1), MAPPED), ((3, 1), (4, 1), MAPPED), ((3, 3), (2, 1), UNSPECIFIED_LIMITATION)],
+)
+def test_dilation_is_compared_only_where_the_kernel_spans(
+    kernel, dilation, reason, build, tf_keras, convert
+):
+    """A 3x1 kernel dilated (2,1) or (4,1) maps (compiler 16 log); a 3x3 one must not differ."""
+    layers = tf_keras.layers
+    name = f"etpu_dilated_{kernel[1]}_{dilation[0]}"
+    conv = layers.Conv2D(4, kernel, dilation_rate=dilation, padding="same")
+    model = build(name, layers.Conv2D(4, 1), conv, batch=1)  # a None batch becomes SPACE_TO_BATCH_ND
+    report = EDGETPU.check(convert(model, "full_int8"))
+    assert _names(report) == ["CONV_2D", "CONV_2D"]
+    assert report.ops[1].reason == reason
+    if reason != MAPPED:
+        assert "same dilation" in report.ops[1].fix
+
+
+def test_a_split_into_one_output_along_the_batch_maps(build, tf_keras, tf, convert):
+    """A SPLIT on axis 0 with one output maps (a compiled YAMNet twin)."""
+    layers = tf_keras.layers
+    model = build(
+        "etpu_split_one",
+        layers.Conv2D(4, 1),
+        layers.Lambda(lambda t: tf.split(t, 1, axis=0)[0]),
+        layers.Conv2D(2, 1),
+        batch=1,
+    )
+    report = EDGETPU.check(convert(model, "full_int8"))
+    if "SPLIT" not in _names(report):
+        pytest.skip("this converter folded the one-way SPLIT away")
+    assert _reasons(report) == [MAPPED] * len(report.ops)
+
+
+def test_a_large_transpose_stays_off_and_a_small_one_maps(big_transpose_full_int8, transpose_full_int8):
+    report = EDGETPU.check(big_transpose_full_int8)
+    assert _reasons(report) == [UNSPECIFIED_LIMITATION]
+    assert "its input holds 259,200 elements" in report.ops[0].fix
+    assert "compiler 16.0.384591198 and newer" in report.ops[0].fix
+    assert _reasons(EDGETPU.check(transpose_full_int8)) == [MAPPED, MAPPED]
+
+
+@pytest.mark.parametrize(("rows", "reason"), [(100, MAPPED), (150, UNSPECIFIED_LIMITATION)])
+def test_wide_rows_get_the_unspecified_limitation_under_compiler_16(
+    rows, reason, build, tf_keras, convert
+):
+    """[1, 1917, 91] maps and [1, 144, 1600] does not (compiler 16): the two innermost
+    dimensions together are what is limited."""
+    model = build(f"etpu_rows_{rows}", tf_keras.layers.ReLU(6.0), shape=(rows, 1600), batch=1)
+    data = np.random.default_rng(5).random((4, rows, 1600), dtype=np.float32)
+    report = EDGETPU.check(convert(model, "full_int8", data))
+    assert report.ops[0].reason == reason
+
+
 # --- options ------------------------------------------------------------------------------
+
+
+def test_compiler_version_selects_the_release_and_the_report_names_it(transpose_full_int8):
+    """TRANSPOSE arrived with compiler 16 (edgetpu#193, #242)."""
+    report = EDGETPU.with_options(compiler_version="15.0.340273435").check(transpose_full_int8)
+    assert _reasons(report) == [NOT_SUPPORTED, MAPPED]
+    assert report.details["compiler_version"] == "15.0.340273435"
+    assert report.details["runtime_version"] == 13
+    assert any("predicted for edgetpu_compiler 15.0.340273435" in note for note in report.notes)
+    assert format_compiler_log(report).startswith("Edge TPU Compiler version 15.0.340273435\n")
+
+
+def test_compiler_version_with_an_older_runtime_is_its_m_flag(transpose_full_int8):
+    report = EDGETPU.with_options(compiler_version="16.0.384591198", runtime_version=13).check(
+        transpose_full_int8
+    )
+    assert report.details["compiler_flags"] == ["-m 13"]
+    assert _reasons(report) == [NOT_SUPPORTED, MAPPED]
+
+
+@pytest.mark.parametrize("version", ["17.0", "16", 16.0, ""])
+def test_a_bad_compiler_version_is_a_clear_error(version, tiny_tflite):
+    with pytest.raises(TargetError, match="must be a registered edgetpu_compiler version") as error:
+        EDGETPU.with_options(compiler_version=version).check(tiny_tflite("full_int8"))
+    assert "16.0.384591198" in str(error.value.hint)
+
+
+def test_a_compiler_cannot_target_a_newer_runtime(tiny_tflite):
+    with pytest.raises(TargetError, match="makes models for runtime 13"):
+        EDGETPU.with_options(compiler_version="15.0.340273435", runtime_version=14).check(
+            tiny_tflite("full_int8")
+        )
+
+
+
 
 
 @pytest.mark.parametrize("runtime", [9, 15, "14", True, 13.0])
@@ -481,7 +621,13 @@ def test_multiple_subgraphs_needs_a_compiler_with_the_flag(tiny_tflite):
 def test_the_target_object():
     assert EDGETPU.name == "edgetpu" and EDGETPU.title == "Edge TPU"
     assert EDGETPU.accepts == ("int8",)
-    assert dict(EDGETPU.options) == {"runtime_version": 14, "multiple_subgraphs": False}
+    assert dict(EDGETPU.options) == {
+        "compiler_version": None,
+        "runtime_version": None,
+        "multiple_subgraphs": False,
+        "compiler_path": "auto",
+        "compiler_timeout": None,
+    }
     assert EDGETPU.skip_reason("full_int8") is None
     assert "full_int8" in EDGETPU.skip_reason("float32")
 
@@ -520,27 +666,36 @@ def add_compiler():
 
 @pytest.fixture(scope="module")
 def wide_full_int8(build, tf_keras, convert):
-    """A Dense layer reading 9000 values: wider than compiler 16 maps (edgetpu#663)."""
+    """A Dense layer reading 9000 values."""
     model = build("etpu_wide", tf_keras.layers.Dense(4), shape=(9000,))
     return convert(model, "full_int8", np.random.default_rng(3).random((16, 9000), dtype=np.float32))
 
 
-def test_a_new_compiler_release_is_one_table_row(wide_full_int8, add_compiler):
-    """A fake compiler 17 for runtime 14 that streams wider fully-connected inputs: its
-    row alone changes the placement, the compiler chosen, and the log."""
-    report = EDGETPU.check(wide_full_int8)
-    assert _names(report) == ["FULLY_CONNECTED"]
+@pytest.fixture(scope="module")
+def big_transpose_full_int8(build, tf_keras, convert):
+    """A channels-to-height TRANSPOSE of 1x60x60x72 = 259,200 elements."""
+    layers = tf_keras.layers
+    model = build("etpu_big_transpose", layers.Permute((3, 1, 2)), shape=(60, 60, 72), batch=1)
+    data = np.random.default_rng(4).random((4, 60, 60, 72), dtype=np.float32)
+    return convert(model, "full_int8", data)
+
+
+def test_a_new_compiler_release_is_one_table_row(big_transpose_full_int8, add_compiler):
+    """A fake compiler 17 for runtime 14 that transposes larger tensors: its row alone
+    changes the placement, the compiler chosen, and the log."""
+    report = EDGETPU.check(big_transpose_full_int8)
+    assert _names(report) == ["TRANSPOSE"]
     assert report.ops[0].reason == UNSPECIFIED_LIMITATION
-    assert "above ~8,192 (edgetpu#663)" in report.ops[0].fix
+    assert "above ~65,536" in report.ops[0].fix
 
     sixteen = table.compiler_for(14)[0]
-    wider = tuple(
-        dataclasses.replace(limit, limit=16_384) if limit.op == "FULLY_CONNECTED" else limit
+    larger = tuple(
+        dataclasses.replace(limit, limit=1_000_000) if limit.op == "TRANSPOSE" else limit
         for limit in sixteen.size_limits
     )
-    add_compiler(dataclasses.replace(sixteen, version="17.0.0", size_limits=wider, timeout_seconds=300))
+    add_compiler(dataclasses.replace(sixteen, version="17.0.0", size_limits=larger, timeout_seconds=300))
 
-    report = EDGETPU.check(wide_full_int8)
+    report = EDGETPU.check(big_transpose_full_int8)
     assert _reasons(report) == [MAPPED]
     assert report.details["compiler_version"] == "17.0.0"
     assert report.details["compiler_flags"] == []
@@ -549,6 +704,8 @@ def test_a_new_compiler_release_is_one_table_row(wide_full_int8, add_compiler):
         "Started a compilation timeout timer of 300 seconds.",
     ]
     assert table.compiler_for(11) == (table.compiler_named("17.0.0"), ("-m 11",))
+    sixteen_again = EDGETPU.with_options(compiler_version="16.0.384591198").check(big_transpose_full_int8)
+    assert _reasons(sixteen_again) == [UNSPECIFIED_LIMITATION]
 
 
 def test_a_compiler_release_is_in_the_table_once():
@@ -614,6 +771,23 @@ def test_compiler_log_of_a_failed_compile(reshape_net, convert):
     ]
 
 
+def test_operation_log_reads_like_the_compilers_log_file(leaky_int8):
+    report = EDGETPU.check(leaky_int8)
+    log = format_compiler_log(report, "models/etpu_leaky.tflite", operation_log=True, out_dir="out")
+    lines = log.splitlines()
+    assert lines[:6] == [
+        "Edge TPU Compiler version 16.0.384591198",
+        "Input: models/etpu_leaky.tflite",
+        "Output: out/etpu_leaky_edgetpu.tflite",
+        "",
+        "Operator                       Count      Status",
+        "",
+    ]
+    assert lines[6:] == report.format_table().splitlines()[2:]
+    plain = format_compiler_log(report, operation_log=True).splitlines()
+    assert plain[1:3] == ["Input: etpu_leaky.tflite", "Output: etpu_leaky_edgetpu.tflite"]
+
+
 def test_report_serialises_to_json(leaky_int8):
     data = json.loads(EDGETPU.check(leaky_int8).to_json())
     assert data["details"]["edgetpu_subgraphs"] == 1
@@ -634,7 +808,8 @@ def test_every_table_op_is_a_tflite_builtin():
     rows = [r.op for r in table.SUPPORTED_OPS]
     others = [*table.CONSTANT_OPERANDS, *table.SHAPE_OPERANDS, *table.REPLACEMENTS]
     others += [v.op for v in (*table.UNPARSEABLE_OP_VERSIONS, *table.UNSUPPORTED_OP_VERSIONS)]
-    others += [s.op for s in table.SIZE_LIMITS] + list(table.CONFIRMED_UNSUPPORTED)
+    others += [s.op for s in table.SIZE_LIMITS if s.op != table.ANY_OP]
+    others += list(table.CONFIRMED_UNSUPPORTED)
     assert set(rows + others) <= names
 
 
@@ -655,6 +830,26 @@ def test_rows_of_one_op_cover_its_runtimes_without_overlap():
 def test_every_check_named_in_the_table_exists_and_is_used():
     named = {c for r in table.SUPPORTED_OPS for c in r.checks}
     assert named == set(CHECKS)
+
+
+def test_every_restriction_and_size_limit_carries_evidence_and_compilers():
+    assert set(table.RESTRICTIONS) == set(CHECKS)
+    newest, oldest = table.COMPILERS[-1], table.COMPILERS[0]
+    for rule in (*table.RESTRICTIONS.values(), *table.SIZE_LIMITS):
+        assert rule.evidence and all(rule.evidence), rule
+        assert rule.holds_for(newest) or rule.holds_for(oldest), rule
+        for bound in (rule.since, rule.until):
+            assert bound is None or table.compiler_named(bound), rule
+    for limit in table.SIZE_LIMITS:
+        assert limit.mapped <= limit.limit and (not limit.rejected or limit.limit < limit.rejected)
+
+
+def test_limits_the_real_compilations_contradict_hold_only_for_old_compilers():
+    sixteen = table.compiler_named("16.0.384591198")
+    fifteen = table.compiler_named("15.0.340273435")
+    for op in ("CONCATENATION", "FULLY_CONNECTED"):
+        (limit,) = [s for s in table.SIZE_LIMITS if s.op == op]
+        assert limit.holds_for(fifteen) and not limit.holds_for(sixteen), op
 
 
 def test_confirmed_unsupported_ops_are_not_in_the_table():

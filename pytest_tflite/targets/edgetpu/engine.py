@@ -5,7 +5,7 @@ from Coral's published rules (coral.ai/docs/edgetpu/models-intro) and the behavi
 people posted in google-coral/edgetpu issues (``edgetpu#N``). The tables live in
 :mod:`.table`; this module applies them:
 
-1. whole-compile failures (an unparseable op version, no quantization, an op TFLite
+1. whole-compile failures (an unparseable op version, no quantization, a Flex op TFLite
    cannot prepare, dynamic-sized tensors): nothing maps, the model runs on the CPU;
 2. per operator, the first failing rule in the order data type -> op type and version
    for the target runtime -> rank -> op-specific restrictions -> size heuristics;
@@ -25,7 +25,18 @@ from typing import TYPE_CHECKING
 
 from ...errors import TargetError
 from ..compatibility import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
-from ..engine import Finding, Graph, Rule, builtin_option, default_options, findings, is_bool, read_settings, setting
+from ..engine import (
+    Finding,
+    Graph,
+    Rule,
+    builtin_option,
+    default_options,
+    findings,
+    is_bool,
+    is_positive_number,
+    read_settings,
+    setting,
+)
 from ..partition import Region, partition
 from ..registry import Target
 from . import table
@@ -95,55 +106,117 @@ FIX_SMALLER = "Make the tensors smaller (lower resolution, fewer channels, or sp
 
 
 def _is_runtime(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and (
+    return value is None or isinstance(value, int) and not isinstance(value, bool) and (
         table.MIN_RUNTIME <= value <= table.MAX_RUNTIME
     )
 
 
+def _is_compiler(value: object) -> bool:
+    return value is None or isinstance(value, str) and table.compiler_named(value) is not None
+
+
 def _runtime_hint() -> str:
     """Which compiler goes with which runtime, from the table, newest first."""
-    default = table.default_compiler()
+    default = table.compiler_for(table.DEFAULT_RUNTIME)[0]
     others = {c.runtime: c for c in table.COMPILERS if c.runtime != default.runtime}
     pairs = [f"{runtime} with compiler {c.release}" for runtime, c in sorted(others.items(), reverse=True)]
     return "; ".join([f"Runtime {default.runtime} goes with compiler {default.release} (the default)", *pairs])
 
 
+def _compiler_hint() -> str:
+    versions = ", ".join(c.version for c in table.COMPILERS)
+    return f"Registered compilers: {versions}; leave it out for the newest ({table.default_compiler().version})"
+
+
+AUTO_COMPILER = "auto"
+NO_COMPILER = "never"
+
+
+def _is_compiler_choice(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _is_timeout(value: object) -> bool:
+    return value is None or is_positive_number(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """The edgetpu target's options, and the compiler release they select."""
+    """The edgetpu target's options, and the compiler release they select.
 
-    runtime_version: int = setting(
-        table.DEFAULT_RUNTIME,
+    ``compiler_version`` names the release the prediction is for (the newest registered
+    unless set); ``runtime_version`` alone picks the release that targets that runtime,
+    as before, and with ``compiler_version`` it becomes that compiler's ``-m`` flag.
+    """
+
+    compiler_version: str | None = setting(
+        None, _is_compiler, "a registered edgetpu_compiler version", hint=_compiler_hint
+    )
+    runtime_version: int | None = setting(
+        None,
         _is_runtime,
         f"an Edge TPU runtime from {table.MIN_RUNTIME} to {table.MAX_RUNTIME}",
         hint=_runtime_hint,
     )
     multiple_subgraphs: bool = setting(False, is_bool, "True or False")
+    compiler_path: str = setting(
+        AUTO_COMPILER,
+        _is_compiler_choice,
+        f"'{AUTO_COMPILER}', '{NO_COMPILER}' or the path of an edgetpu_compiler",
+        hint=f"'{AUTO_COMPILER}' runs edgetpu_compiler when it is on PATH, '{NO_COMPILER}' only predicts",
+    )
+    compiler_timeout: float | None = setting(
+        None, _is_timeout, "a positive number of seconds", hint="Leave it out for the compiler's own"
+    )
 
     def __post_init__(self) -> None:
-        if self.multiple_subgraphs and not self.compiler.multiple_subgraphs:
+        compiler = self.compiler
+        if self.compiler_version is not None and self.runtime != compiler.runtime:
+            if self.runtime > compiler.runtime or not compiler.min_runtime_flag:
+                raise TargetError(
+                    f"edgetpu target: compiler {compiler.version} makes models for runtime "
+                    f"{compiler.runtime}, not runtime_version={self.runtime}",
+                    hint=_runtime_hint(),
+                )
+        if self.multiple_subgraphs and not compiler.multiple_subgraphs:
             first = table.oldest_with(lambda c: c.multiple_subgraphs)
             needs = f"compiler {first.release} or newer" if first else "a compiler that has it"
             raise TargetError(
                 f"edgetpu target: multiple_subgraphs (the -a flag) needs {needs}; runtime "
-                f"{self.runtime_version} means compiler {self.compiler.version}",
+                f"{self.runtime} means compiler {compiler.version}",
                 hint=f"Target runtime_version={first.runtime} or newer" if first else None,
             )
 
     @functools.cached_property
     def compiler(self) -> table.Compiler:
+        if self.compiler_version is not None:
+            named = table.compiler_named(self.compiler_version)
+            if named is not None:
+                return named
+        if self.runtime_version is None:
+            return table.default_compiler()
         return table.compiler_for(self.runtime_version)[0]
+
+    @property
+    def runtime(self) -> int:
+        """The runtime the prediction is for: the option, else the compiler's own."""
+        return self.compiler.runtime if self.runtime_version is None else self.runtime_version
+
+    @property
+    def timeout_s(self) -> float:
+        """How long a real compile may take: the option, else the release's own limit."""
+        return float(self.compiler_timeout if self.compiler_timeout is not None else self.compiler.timeout_seconds)
 
     @property
     def flags(self) -> tuple[str, ...]:
         """The command-line flags that select the runtime and the subgraph mode."""
-        runtime_flags = table.compiler_for(self.runtime_version)[1]
+        runtime_flags = (f"-m {self.runtime}",) if self.runtime != self.compiler.runtime else ()
         return runtime_flags + (("-a",) if self.multiple_subgraphs else ())
 
 
 def _type_ok(tensor: Tensor, settings: Settings) -> bool:
     allowed = table.CONSTANT_DTYPES if tensor.is_constant else table.ACTIVATION_DTYPES
-    if tensor.dtype == "int8" and settings.runtime_version < table.SIGNED_INT8_MIN_RUNTIME:
+    if tensor.dtype == "int8" and settings.runtime < table.SIGNED_INT8_MIN_RUNTIME:
         return False
     return tensor.dtype in allowed
 
@@ -188,10 +261,15 @@ def _data_type_fix(op: Operator, wrong: list[Tensor], graph: Graph, settings: Se
     dtypes = {t.dtype for t in wrong}
     if "int16" in dtypes:
         return FIX_8_BIT
-    if "int8" in dtypes and settings.runtime_version < table.SIGNED_INT8_MIN_RUNTIME:
+    if "int8" in dtypes and settings.runtime < table.SIGNED_INT8_MIN_RUNTIME:
         return _needs_runtime("int8 tensors", table.SIGNED_INT8_MIN_RUNTIME)
     if not any(d.startswith("float") for d in dtypes):
         return ""
+    if op.is_custom and graph.quantized:
+        return (
+            "A custom operator runs on the CPU: keep it at the end of the graph so it does not "
+            "split the Edge TPU subgraph" + _cite(table.CUSTOM_ON_CPU)
+        )
     if not graph.quantized:
         return FIX_QUANTIZE
     if op.name in ("QUANTIZE", "DEQUANTIZE"):
@@ -205,7 +283,9 @@ def _data_type_fix(op: Operator, wrong: list[Tensor], graph: Graph, settings: Se
 def check_op_type(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
     """The op must be in Coral's table for the target runtime, at a version the compiler knows."""
     if op.is_custom:
-        return Finding(NOT_SUPPORTED, "Custom operators always run on the CPU")
+        return Finding(NOT_SUPPORTED, "A custom operator runs on the CPU: keep it at the end of "
+                       "the graph so it does not split the Edge TPU subgraph"
+                       + _cite(table.CUSTOM_ON_CPU))
     if not _supported(op.name, settings):
         return Finding(NOT_SUPPORTED, _unsupported_fix(op.name, settings))
     limits = table.UNSUPPORTED_OP_VERSIONS
@@ -222,12 +302,12 @@ def check_op_type(op: Operator, graph: Graph, settings: Settings) -> Finding | N
 
 
 def _supported(name: str, settings: Settings) -> bool:
-    return table.rule_for(name, settings.runtime_version) is not None
+    return table.rule_for(name, settings.runtime) is not None
 
 
 def _unsupported_fix(name: str, settings: Settings) -> str:
     first = table.first_runtime(name)
-    if first is not None and first > settings.runtime_version:
+    if first is not None and first > settings.runtime:
         return _needs_runtime(name, first)
     return table.REPLACEMENTS.get(name, "")
 
@@ -271,6 +351,11 @@ Check = Callable[["Operator", Graph], "Finding | None"]
 
 def _limitation(fix: str) -> Finding:
     return Finding(UNSPECIFIED_LIMITATION, fix)
+
+
+def _cite(rule: table.Bounded) -> str:
+    """The evidence a finding rests on, and the releases it holds for."""
+    return f" [evidence: {'; '.join(rule.evidence)}; holds for {rule.compilers}]"
 
 
 def _not_constant(what: str) -> Finding:
@@ -323,9 +408,20 @@ def _dilation(op: Operator) -> tuple[int, int]:
     return builtin_option(op, "dilationHFactor", 1), builtin_option(op, "dilationWFactor", 1)
 
 
+def _kernel(op: Operator, graph: Graph) -> tuple[int, int]:
+    """(height, width) of the filter: [out, h, w, in] for CONV_2D, [1, h, w, out] depthwise."""
+    weights = graph.input(op, 1)
+    if weights is None or len(weights.shape) != 4:
+        return 0, 0
+    return weights.shape[1], weights.shape[2]
+
+
 def same_dilation(op: Operator, graph: Graph) -> Finding | None:
+    """Dilation along an axis where the kernel is 1 wide has no effect, so only the axes the
+    kernel spans are compared (a 3x1 kernel dilated (2, 1) maps)."""
     h, w = _dilation(op)
-    if w != h:
+    kernel_h, kernel_w = _kernel(op, graph)
+    if w != h and kernel_h != 1 and kernel_w != 1:
         return _limitation("Use the same dilation rate in x and y")
     return None
 
@@ -364,9 +460,12 @@ def _axes(op: Operator, graph: Graph) -> tuple[list[int] | None, int]:
 
 
 def no_batch_axis(op: Operator, graph: Graph) -> Finding | None:
+    """A SPLIT into one output leaves the batch as it is, and maps."""
     axes, rank = _axes(op, graph)
     if axes is None:
         return _not_constant("axis")
+    if op.name == "SPLIT" and len(op.outputs) == 1:
+        return None
     if rank >= 2 and 0 in axes:
         return _limitation(f"{op.name} cannot work along the batch dimension")
     return None
@@ -476,11 +575,15 @@ CHECKS: dict[str, Check] = {
 
 
 def check_restrictions(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
-    rule = table.rule_for(op.name, settings.runtime_version)
+    """The row's restrictions that hold for the compiler, each with its evidence."""
+    rule = table.rule_for(op.name, settings.runtime)
     for name in rule.checks if rule else ():
+        restriction = table.RESTRICTIONS[name]
+        if not restriction.holds_for(settings.compiler):
+            continue
         finding = CHECKS[name](op, graph)
         if finding is not None:
-            return finding
+            return dataclasses.replace(finding, fix=finding.fix + _cite(restriction))
     return None
 
 
@@ -491,13 +594,29 @@ def check_size(op: Operator, graph: Graph, settings: Settings) -> Finding | None
     """Memory-driven rejections cannot be known from the file; flag what the compiler's
     past logs rejected."""
     for limit in settings.compiler.size_limits:
-        if limit.op == op.name and _measure(op, graph, limit.measure) > limit.limit:
-            return _limitation(f"{FIX_SMALLER}: above ~{limit.limit:,} ({limit.source})")
+        if limit.op not in (op.name, table.ANY_OP) or not limit.holds_for(settings.compiler):
+            continue
+        size = _measure(op, graph, limit.measure)
+        if size > limit.limit:
+            what = _MEASURES[limit.measure].format(size=size)
+            return _limitation(
+                f"{FIX_SMALLER}: {what}, above ~{limit.limit:,} ({limit.source}){_cite(limit)}"
+            )
     return None
+
+
+_MEASURES = {
+    "input_elements": "its input holds {size:,} elements",
+    "output_elements": "its output holds {size:,} elements",
+    "input_width": "its input is {size:,} wide",
+    "row_elements": "the two innermost dimensions of a tensor hold {size:,} elements",
+}
 
 
 def _measure(op: Operator, graph: Graph, measure: str) -> int:
     source = graph.input(op, 0)
+    if measure == "row_elements":
+        return max((_elements(t.shape[-2:]) for t in graph.activations(op)), default=0)
     if measure == "output_elements":
         return _elements(graph.output(op).shape)
     if source is None:
@@ -567,19 +686,15 @@ def not_quantized(graph: Graph, settings: Settings) -> CompileFailure | None:
 
 
 def unpreparable_op(graph: Graph, settings: Settings) -> CompileFailure | None:
-    """The compiler loads the model into TFLite first: Flex ops and unknown custom ops
-    fail to prepare (edgetpu#479, #718)."""
+    """The compiler loads the model into TFLite first: Flex ops fail to prepare
+    (edgetpu#479, #718). Other custom ops do not fail it (:data:`table.CUSTOM_ON_CPU`)."""
     for op in graph.model.operators:
-        if not op.is_custom or op.name in table.REGISTERED_CUSTOM_OPS:
+        if not (op.is_custom and op.name.startswith(table.FLEX_PREFIX)):
             continue
-        if op.name.startswith(table.FLEX_PREFIX):
-            error, fix = FLEX_NOT_SUPPORTED, (
-                "Convert without SELECT_TF_OPS: replace the layer that needs a TensorFlow op"
-            )
-        else:
-            error, fix = f"ERROR: Encountered unresolved custom op: {op.name}.", (
-                "Replace the custom operator with builtin ones"
-            )
+        if not table.FLEX_FAILS.holds_for(settings.compiler):
+            continue
+        error = FLEX_NOT_SUPPORTED
+        fix = "Convert without SELECT_TF_OPS: replace the layer that needs a TensorFlow op"
         node = f"ERROR: Node number {op.index} ({op.name}) failed to prepare."
         return CompileFailure(
             message=f"{error} {node} {INTERPRETER_FAILED}",
@@ -711,19 +826,22 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
     compiler, flags = settings.compiler, settings.flags
     using = f" with {' '.join(flags)}" if flags else ""
     notes = [
-        f"placement predicted from Coral's published rules for compiler {compiler.version} / "
-        f"runtime {settings.runtime_version}{using}; no compiler was run",
+        f"predicted for edgetpu_compiler {compiler.version} / runtime {settings.runtime}{using}, "
+        "from Coral's published rules and real compilations; no compiler was run",
         *(failure.notes if failure else ()),
     ]
     details: dict[str, object] = {
         "compiler_version": compiler.version,
-        "runtime_version": settings.runtime_version,
+        "runtime_version": settings.runtime,
         "compiler_flags": list(flags),
         "edgetpu_subgraphs": subgraphs,
     }
     if failure is not None:
         details["compiler_errors"] = list(failure.log)
-    return CompatibilityReport(
+    custom = sorted({op.name for op in model.operators if op.is_custom})
+    if custom:
+        details["custom_ops"] = custom
+    predicted = CompatibilityReport(
         target="edgetpu",
         model=model.name,
         mode=model.mode,
@@ -734,26 +852,55 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
         details=details,
         target_title="Edge TPU",
     )
+    return _measured(predicted, model, settings) or predicted
 
 
-def format_compiler_log(report: CompatibilityReport, *, show_operations: bool = True) -> str:
-    """What ``edgetpu_compiler [-s]`` would print for this report (sizes and timings left out)."""
+def _measured(predicted: CompatibilityReport, model: TFLiteModel, settings: Settings) -> CompatibilityReport | None:
+    """The real compiler's verdict when it can be run (``compiler_path`` option), the
+    prediction kept beside it; None when there is no compiler to run."""
+    if settings.compiler_path == NO_COMPILER:
+        return None
+    from .compiler import confirm_with_compiler
+
+    explicit = None if settings.compiler_path == AUTO_COMPILER else settings.compiler_path
+    return confirm_with_compiler(predicted, model, explicit, settings.timeout_s, settings.flags)
+
+
+def format_compiler_log(
+    report: CompatibilityReport,
+    input_file: str | None = None,
+    *,
+    show_operations: bool = True,
+    operation_log: bool = False,
+    out_dir: str | None = None,
+) -> str:
+    """What ``edgetpu_compiler [-s]`` would print for this report (sizes and timings left
+    out), or with ``operation_log`` the ``<name>_edgetpu.log`` file it writes.
+
+    ``input_file`` is the path the compiler was given (the model's name unless set);
+    ``out_dir`` its ``-o`` directory, which the log prints before the output file.
+    """
     version = str(report.details.get("compiler_version", ""))
     compiler = table.compiler_named(version) or table.default_compiler()
-    lines = [f"Edge TPU Compiler version {version or compiler.version}"]
+    source = input_file or f"{report.model}.tflite"
+    stem = source.rsplit("/", 1)[-1].removesuffix(".tflite")
+    output = f"{out_dir.rstrip('/')}/{stem}_edgetpu.tflite" if out_dir else f"{stem}_edgetpu.tflite"
+    header = f"Edge TPU Compiler version {version or compiler.version}"
+    if operation_log:
+        return "\n".join([header, f"Input: {source}", f"Output: {output}", "", _log_table(report)])
+    lines = [header]
     if compiler.child_process:
         lines.append(f"Started a compilation timeout timer of {compiler.timeout_seconds} seconds.")
     if report.failure:
         lines += [str(line) for line in report.details.get("compiler_errors", [report.failure])]
         return "\n".join(lines + _child_process_lines(compiler, succeeded=False))
-    name = report.model
     lines += [
         "",
-        f"Input model: {name}.tflite",
-        f"Output model: {name}_edgetpu.tflite",
+        f"Input model: {source}",
+        f"Output model: {output}",
         f"Number of Edge TPU subgraphs: {report.details.get('edgetpu_subgraphs', 0)}",
         f"Total number of operations: {report.ops_total}",
-        f"Operation log: {name}_edgetpu.log",
+        f"Operation log: {output.removesuffix('.tflite')}.log",
         "",
     ]
     if report.ops_on_target < report.ops_total:
@@ -764,10 +911,22 @@ def format_compiler_log(report: CompatibilityReport, *, show_operations: bool = 
             "",
         ]
     if show_operations:
-        lines += [report.format_table(), ""]
+        lines += [_log_table(report), ""]
     else:
         lines.append("See the operation log file for individual operation details.")
     return "\n".join(lines + _child_process_lines(compiler, succeeded=True))
+
+
+def _log_table(report: CompatibilityReport) -> str:
+    """The operator table as the compiler prints it: custom operators as ``CUSTOM``."""
+    custom = set(report.details.get("custom_ops", ()) or ())
+    counts: dict[tuple[str, str], int] = {}
+    for op in report.ops:
+        key = ("CUSTOM" if op.op in custom else op.op, op.reason)
+        counts[key] = counts.get(key, 0) + 1
+    lines = [f"{'Operator':<31}{'Count':<11}Status", ""]
+    lines += [f"{name:<31}{count:<11}{status}" for (name, status), count in counts.items()]
+    return "\n".join(lines)
 
 
 def _child_process_lines(compiler: table.Compiler, *, succeeded: bool) -> list[str]:
@@ -783,8 +942,8 @@ EDGETPU = Target(
     name="edgetpu",
     title="Edge TPU",
     description="Coral Edge TPU: the operators edgetpu_compiler maps, predicted from Coral's "
-    f"published rules (compiler {table.default_compiler().release} / runtime "
-    f"{table.DEFAULT_RUNTIME} unless runtime_version says otherwise)",
+    f"published rules and real compilations (compiler {table.default_compiler().release} / "
+    f"runtime {table.DEFAULT_RUNTIME} unless compiler_version or runtime_version says otherwise)",
     analyze=analyze,
     accepts=("int8",),
     options=default_options(Settings),

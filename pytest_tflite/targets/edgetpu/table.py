@@ -2,7 +2,10 @@
 
 The compiler is closed source; these rows come from Coral's published tables
 (coral.ai/docs/edgetpu/models-intro, "Supported operations"), google-coral/edgetpu's
-CHANGES.md and its issues (cited as ``edgetpu#N``). The rule engine in
+CHANGES.md and its issues (cited as ``edgetpu#N``), bounded by real compilations: models
+and the twins the compiler made of them, with its logs (``edgetpu-pairs``). Every rule
+that keeps an operator off the Edge TPU carries its evidence and the compiler releases
+it holds for (:class:`Bounded`). The rule engine in
 :mod:`.engine` reads only this module, so a new compiler release
 (:func:`register_compiler`), runtime or operator is a change of the tables below.
 
@@ -33,33 +36,148 @@ CONSTANT_DTYPES = ("uint8", "int8", "int32")
 """Weights are 8-bit, biases and shape/axis parameters int32."""
 
 
-# --- size heuristics (every compiler's size_limits unless its row says otherwise) ---
+# --- evidence and the compiler versions it holds for ------------------------------------
+
+CORAL_OPS = "coral.ai/docs/edgetpu/models-intro#supported-operations"
+CORAL_REQUIREMENTS = "coral.ai/docs/edgetpu/models-intro#model-requirements"
+CORAL_2019_OPS = "coral.withgoogle.com/docs/edgetpu/models-intro (2019 copy of the table)"
+PAIRS = "edgetpu-pairs"
+"""Real models and the twins ``edgetpu_compiler`` made of them (digests, truth.json, logs/)."""
 
 
 @dataclasses.dataclass(frozen=True)
-class SizeLimit:
-    """Above ``limit`` (in ``measure`` units) the operator is predicted not to map [I]."""
+class Bounded:
+    """A rule of the table, the evidence it rests on, and the compiler releases it holds for:
+    from ``since`` to ``until`` (inclusive; None leaves that end open)."""
 
-    op: str
-    measure: str
-    """``input_elements``, ``output_elements`` or ``input_width`` (innermost input dim)."""
-    limit: int
-    source: str
+    evidence: tuple[str, ...]
+    since: str | None = None
+    until: str | None = None
 
+    def holds_for(self, compiler: Compiler) -> bool:
+        return (self.since is None or compiler.key >= version_key(self.since)) and (
+            self.until is None or compiler.key <= version_key(self.until)
+        )
+
+    @property
+    def compilers(self) -> str:
+        """The releases it holds for, as a report names them."""
+        if self.since and self.until:
+            return f"compilers {self.since} to {self.until}"
+        if self.since:
+            return f"compiler {self.since} and newer"
+        if self.until:
+            return f"compilers up to {self.until}"
+        return "every compiler"
+
+
+@dataclasses.dataclass(frozen=True)
+class Restriction(Bounded):
+    """A known limitation of Coral's table, tested by ``engine.CHECKS[name]``."""
+
+    name: str = ""
+    confidence: str = "C"
+
+
+def _restriction(
+    name: str, *evidence: str, since: str | None = None, until: str | None = None, confidence: str = "C"
+) -> Restriction:
+    return Restriction(evidence, since, until, name=name, confidence=confidence)
+
+
+_PAIR_LOG_16 = f"{PAIRS} logs/*_edgetpu.log (compiler 16.0.384591198)"
+
+RESTRICTIONS: dict[str, Restriction] = {
+    r.name: r
+    for r in (
+        _restriction("no_fused_activation", f"{CORAL_OPS} (AveragePool2d, MaxPool2d, Concatenation)"),
+        _restriction("constant_input_is_zero_pad", f"{CORAL_OPS} (Concatenation)"),
+        _restriction("constant_params", f"{CORAL_REQUIREMENTS} (parameters constant)", "edgetpu#25"),
+        # The table's wording; a 3x1 kernel dilated (2,1) or (4,1) maps (16.0 log): a dilation
+        # along an axis where the kernel is 1 wide changes nothing, so it is not compared.
+        _restriction(
+            "same_dilation", f"{CORAL_OPS} (Conv2d, DepthwiseConv2d)",
+            f"bounded by {_PAIR_LOG_16}: 3x1 kernels dilated (2,1) and (4,1) mapped",
+        ),
+        _restriction("no_dilation", f"{CORAL_2019_OPS} (DepthwiseConv2d)", confidence="U"),
+        _restriction("default_weights_format", f"{CORAL_OPS} (FullyConnected)"),
+        _restriction("one_dimensional_output", f"{CORAL_OPS} (FullyConnected, Softmax)", "edgetpu#27"),
+        # A SPLIT on the batch axis into one output maps (compiled YAMNet twin, 2022).
+        _restriction(
+            "no_batch_axis", f"{CORAL_OPS} (Pack, ReduceMax, ReduceMin, Sum, Split)",
+            f"{PAIRS} twin of a SPLIT on axis 0 with one output (2022, mapped)",
+        ),
+        _restriction("reduce_xy_only", f"{CORAL_2019_OPS} (Mean)"),
+        _restriction("channel_reduce_multiple_of_4", f"{CORAL_OPS} (Mean)"),
+        _restriction("no_batch_padding", f"{CORAL_OPS} (Pad)"),
+        _restriction("pad_xy_only", f"{CORAL_2019_OPS} (Pad)"),
+        _restriction("alpha_innermost_only", f"{CORAL_OPS} (PReLU)"),
+        _restriction("batch_one_image", f"{CORAL_OPS} (ResizeBilinear, ResizeNearestNeighbor)"),
+        _restriction("squeeze_leading_only", f"{CORAL_2019_OPS} (Squeeze)"),
+        _restriction("unit_strides_no_masks", f"{CORAL_2019_OPS} (StridedSlice)", confidence="P"),
+    )
+}
+"""Every restriction :data:`SUPPORTED_OPS` names, with its evidence and compiler range."""
+
+
+# --- size heuristics ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeLimit(Bounded):
+    """Above ``limit`` (in ``measure`` units) the operator is predicted not to map [I].
+
+    ``mapped`` and ``rejected`` are the sizes the evidence shows mapped and not mapped
+    (0 when it shows none); ``limit`` lies between them.
+    """
+
+    op: str = "*"
+    """An operator name, or :data:`ANY_OP`."""
+    measure: str = "input_elements"
+    """``input_elements``, ``output_elements``, ``input_width`` (innermost input dim) or
+    ``row_elements`` (the two innermost dims of its largest activation multiplied)."""
+    limit: int = 0
+    mapped: int = 0
+    rejected: int = 0
+
+    @property
+    def source(self) -> str:
+        return self.evidence[0]
+
+
+ANY_OP = "*"
+"""A size limit's ``op`` that every operator meets."""
+
+_UP_TO_15 = "15.0.340273435"
 
 SIZE_LIMITS = (
-    SizeLimit("SOFTMAX", "input_elements", 16_000, "Coral table"),  # [C]
-    # 1x256x128x3 rejected, 1x64x128x3 mapped
-    SizeLimit("MEAN", "input_elements", 65_536, "edgetpu#461"),
-    SizeLimit("CONCATENATION", "output_elements", 800_000, "edgetpu#309"),  # 60x152x90 rejected
-    # 14400 wide rejected; 8192x8192 compiled (streamed) per LibrEdgeTPU
-    SizeLimit("FULLY_CONNECTED", "input_width", 8_192, "edgetpu#663"),
-    SizeLimit("UNIDIRECTIONAL_SEQUENCE_LSTM", "input_width", 900, "edgetpu#598"),
-    SizeLimit("LSTM", "input_width", 900, "edgetpu#598"),
+    SizeLimit(("Coral 2019 table (Softmax: at most 16,000 elements)",),
+              op="SOFTMAX", measure="input_elements", limit=16_000),
+    SizeLimit(("edgetpu#461",), op="MEAN", measure="input_elements", limit=65_536,
+              mapped=24_576, rejected=98_304),
+    # "Internal compiler error" is the wording of 15.0 and older; 16.0 maps 1,228,800 (log).
+    SizeLimit(("edgetpu#309", f"bounded by {_PAIR_LOG_16}: 1,228,800 mapped"), until=_UP_TO_15, op="CONCATENATION",
+              measure="output_elements", limit=800_000, rejected=820_800),
+    # 16.0 maps 94,400 (log) and 14,400 / 57,600 (twins dated 2023 and 2025).
+    SizeLimit(("edgetpu#663", f"bounded by {_PAIR_LOG_16}: 94,400 mapped"), until=_UP_TO_15, op="FULLY_CONNECTED",
+              measure="input_width", limit=8_192, mapped=8_192, rejected=14_400),
+    SizeLimit(("edgetpu#598",), op="UNIDIRECTIONAL_SEQUENCE_LSTM", measure="input_width",
+              limit=900, rejected=1_000),
+    SizeLimit(("edgetpu#598",), op="LSTM", measure="input_width", limit=900, rejected=1_000),
+    # A channels-to-height TRANSPOSE of 57,600 elements maps, of 230,400 does not (16.0 log).
+    SizeLimit((_PAIR_LOG_16, "edgetpu#433"), since="16.0.384591198", op="TRANSPOSE",
+              measure="input_elements", limit=65_536, mapped=57_600, rejected=230_400),
+    # [1, 94400] maps (16.0 log) and so does [1, 1917, 91] (Coral's SSD v2 twin, compiler
+    # not stated); [1, 144, 1600], [1, 64, 8400] and [1, 80, 8400] get the unspecified
+    # limitation (16.0 log), whatever the operator.
+    SizeLimit((_PAIR_LOG_16, "Coral model zoo mobilenet_ssd_v2_coco_quant_postprocess_edgetpu"),
+              since="16.0.384591198", op=ANY_OP, measure="row_elements",
+              limit=200_000, mapped=174_447, rejected=230_400),
 )
+"""Sizes above which operators were seen not to map, and the releases that showed it."""
 
 # No limit on a single activation tensor: Coral's MobileNet SSD v2 (300x300) maps its
-# 150x150x96 (2.16 MB) maps; YOLOv5s failing at 352 px (edgetpu#512) is about the whole
+# 150x150x96 (2.16 MB) activations; YOLOv5s failing at 352 px (edgetpu#512) is about the whole
 # model's memory, which the file alone does not tell.
 
 
@@ -101,6 +219,7 @@ class Compiler:
 COMPILERS: tuple[Compiler, ...] = (
     Compiler("1.0.249710469", 10),  # runtime 10 is assumed [P]
     Compiler("2.0.267685300", 12),  # [C] CHANGES.md
+    Compiler("2.1.302470888", 13),  # [C] CHANGES.md; a log in edgetpu-pairs names it
     Compiler("15.0.340273435", 13, multiple_subgraphs=True),  # [P] edgetpu#254, #464
     Compiler(
         "16.0.384591198",
@@ -158,7 +277,8 @@ def compiler_for(runtime: int) -> tuple[Compiler, tuple[str, ...]]:
 
 
 def default_compiler() -> Compiler:
-    return compiler_for(DEFAULT_RUNTIME)[0]
+    """The newest registered release: what a prediction is for unless told otherwise."""
+    return COMPILERS[-1]
 
 
 def oldest_with(feature: Callable[[Compiler], bool]) -> Compiler | None:
@@ -184,7 +304,9 @@ class OpRule:
     max_runtime: int = MAX_RUNTIME
     checks: tuple[str, ...] = ()
     confidence: str = "U"
-    """Of the runtime column; restriction wording is cited per check in the engine."""
+    """Of the runtime column; each check's evidence is in :data:`RESTRICTIONS`."""
+    evidence: str = CORAL_OPS
+    """Where the row (the operator and its runtimes) comes from."""
 
     def covers(self, runtime: int) -> bool:
         return self.min_runtime <= runtime <= self.max_runtime
@@ -317,9 +439,15 @@ UNSUPPORTED_OP_VERSIONS = (
 # --- custom operators ------------------------------------------------------------------
 
 FLEX_PREFIX = "Flex"
-REGISTERED_CUSTOM_OPS = ("TFLite_Detection_PostProcess",)
-"""Custom ops the compiler's interpreter can prepare (they stay on the CPU); any other
-custom op fails to resolve [I]."""
+FLEX_FAILS = Bounded(("edgetpu#479", "edgetpu#718"))
+"""A Flex (SELECT_TF_OPS) operator fails TFLite's prepare inside the compiler: no model
+comes out [C]."""
+CUSTOM_ON_CPU = Bounded((
+    f"{PAIRS} twins of models ending in PosenetDecoderOp (2021): the ops before it map",
+    f"{PAIRS} 2.1.302470888 log: CUSTOM (TFLite_Detection_PostProcess) on the CPU",
+))
+"""Any other custom operator stays on the CPU and the operators before it map; no compiler
+is known to fail on one (the failures cited for it were Flex ops)."""
 
 
 # --- operators whose output shape depends on run-time values --------------------------
