@@ -88,13 +88,13 @@ BARE = '''
 
     import pytest
     import tflite_models
-    from pytest_tflite.declared.checks import convert
+    from pytest_tflite.declared.checks import convert_declared
     from pytest_tflite.latency import prepare
 
 
     @pytest.mark.parametrize("declared", tflite_models.MODELS, ids=lambda d: d.name)
     def test_bare(declared, tflite_session):
-        runner = prepare(convert(tflite_session, declared, "float32"), threads=1)
+        runner = prepare(convert_declared(tflite_session, declared, "float32"), threads=1)
         timer, invoke, times = time.perf_counter, runner.invoke, []
         until = timer() + 1.0
         while timer() < until or len(times) < 5:

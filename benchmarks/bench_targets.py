@@ -61,7 +61,11 @@ def main() -> None:
 
     from pytest_tflite import get_target
 
-    targets = [get_target("cpu"), get_target("gpu").with_options(confirm="never"), get_target("edgetpu")]
+    targets = [
+        get_target("cpu"),
+        get_target("gpu").with_options(confirm="never"),
+        get_target("edgetpu").with_options(compiler_path="never"),
+    ]
     rows = []
     for name, model in models():
         row = [name, len(model.operators)]

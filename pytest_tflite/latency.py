@@ -6,8 +6,8 @@ run time and not the cost of copying data in or out. It is the latency of the ma
 running the tests (``target`` "cpu"), not of a phone or an accelerator: compare runs
 made on the same kind of machine.
 
-Nothing here imports TensorFlow, numpy or pytest at module level: the plugin imports
-this module on every run that configures latency.
+Nothing here imports TensorFlow, numpy or pytest at module level: the plugin's settings
+import this module on every run.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The plugin's command-line options and ini keys, and the settings a run reads from them.
 
-Every option has an ini twin of the same name (the option wins); a bad value is a usage
-error at start-up, before any model converts.
+Most options have an ini twin (``--tflite-mode`` and ``tflite_modes``, ...; the option
+wins); a bad value is a usage error at start-up, before any model converts.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def _whole_number(text: str, *, minimum: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
+class RunSettings:
     """What a run was asked to do, from the command line and the ini file."""
 
     modes: Sequence[str]
@@ -192,10 +192,10 @@ class Settings:
     verbose: bool
 
 
-def read_settings(config: pytest.Config) -> Settings:
+def read_run_settings(config: pytest.Config) -> RunSettings:
     """The run's settings; a bad ini value or report path is a :class:`pytest.UsageError`."""
     worker = getattr(config, "workerinput", None) is not None
-    return Settings(
+    return RunSettings(
         modes=config.getoption("tflite_modes") or config.getini("tflite_modes"),
         targets=config.getoption("tflite_targets") or config.getini("tflite_targets"),
         golden_dir=_golden_dir(config),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .errors import TFLiteError
-from .options import add_options, read_settings
+from .options import add_options, read_run_settings
 from .session import SESSION_KEY, WORKER_OUTPUT_KEY, TFLiteSession, tflite_session_of
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "quantization modes and targets (those also selected by --tflite-mode and "
         "--tflite-target)",
     )
-    settings = read_settings(config)
+    settings = read_run_settings(config)
     session = TFLiteSession.from_settings(settings)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "tflite-session")

@@ -17,7 +17,7 @@ import pytest
 
 from .errors import ModeError, TargetError, TFLiteError, TrainingUnavailable
 from .latency import LatencyRun
-from .options import ALL, DEFAULT_TARGETS, Settings
+from .options import ALL, DEFAULT_TARGETS, RunSettings
 
 if TYPE_CHECKING:
     from .conversion.converter import Converter
@@ -77,7 +77,7 @@ class TFLiteSession:
         self.stopped_early = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TFLiteSession:
+    def from_settings(cls, settings: RunSettings) -> TFLiteSession:
         session = cls(
             modes=settings.modes,
             targets=settings.targets,
@@ -307,7 +307,7 @@ def skip_unavailable(convert: Callable[P, TFLiteModel], *args: P.args, **kwargs:
         pytest.skip(str(exc).split("\n\n")[0])
 
 
-def _gate(settings: Settings) -> Gate:
+def _gate(settings: RunSettings) -> Gate:
     from .gate.baseline import Gate
     from .gate.budget import parse_budget_lines
 

@@ -151,7 +151,7 @@ def declared_in(module: ModuleType) -> list[DeclaredModel]:
 # --- what the standard checks measure ---------------------------------------------------
 
 
-def convert(session: TFLiteSession, declared: DeclaredModel, mode: str) -> TFLiteModel:
+def convert_declared(session: TFLiteSession, declared: DeclaredModel, mode: str) -> TFLiteModel:
     """The declared model converted under ``mode``, through the run's shared converter."""
     return session.converter.convert(
         declared.resolved("source"),
@@ -175,7 +175,7 @@ def evaluation(session: TFLiteSession, declared: DeclaredModel, model: TFLiteMod
     def compute() -> Evaluation:
         reference = None
         if model.mode != REFERENCE_MODE:
-            reference = convert(session, declared, REFERENCE_MODE)
+            reference = convert_declared(session, declared, REFERENCE_MODE)
         return evaluate(model, data, metric=metric, reference=reference)
 
     return session.memo(("evaluation", declared.name, metric.name, model.digest), compute)
@@ -197,7 +197,7 @@ def measurement(
         if model.mode == REFERENCE_MODE:
             float32_value = evaluated.value
         else:
-            reference = convert(session, declared, REFERENCE_MODE)
+            reference = convert_declared(session, declared, REFERENCE_MODE)
             float32_value = evaluation(session, declared, reference).value
     return measure(model, evaluated, float32_value=float32_value, reports=reports)
 

@@ -110,7 +110,7 @@ class StandardChecks:
 
 
 def _converted(session: TFLiteSession, declared: DeclaredModel, mode: str) -> TFLiteModel:
-    return skip_unavailable(checks.convert, session, declared, mode)
+    return skip_unavailable(checks.convert_declared, session, declared, mode)
 
 
 def _judge(

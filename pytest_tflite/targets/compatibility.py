@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+FLEX_PREFIX = "Flex"
+"""How a Flex (Select TF) operator's custom code begins: TensorFlow ops no target runs."""
+
 ON_TARGET = "target"
 """The operator runs on the target's accelerator (or, for ``cpu``, its builtin kernels)."""
 ON_CPU = "cpu"

@@ -14,13 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RuntimeFailure
-from .compatibility import NOWHERE, ON_TARGET, CompatibilityReport, OpPlacement
+from .compatibility import FLEX_PREFIX, NOWHERE, ON_TARGET, CompatibilityReport, OpPlacement
 from .registry import Target
 
 if TYPE_CHECKING:
     from ..model.flatbuffer import Operator, TFLiteModel
 
-FLEX_PREFIX = "Flex"
 
 _UNRESOLVED = (
     re.compile(r"unresolved custom op:\s*([\w.\-/]+)", re.IGNORECASE),

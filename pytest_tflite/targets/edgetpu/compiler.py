@@ -1,7 +1,7 @@
 """The real ``edgetpu_compiler``, when it is installed: run it, read its log, report what it did.
 
 Coral ships the compiler for x86-64 Linux only, so the ``edgetpu`` target predicts by
-default. Where the compiler is on ``PATH`` (or named by the target's ``compiler``
+default. Where the compiler is on ``PATH`` (or named by the target's ``compiler_path``
 option) it is run on the model's bytes in a temporary folder, under a timeout, and its
 verdict replaces the prediction in the report; the prediction stays in ``details`` and
 the notes name every operator the two disagree on.
@@ -28,14 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ..compatibility import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
+from .table import MAPPED
 
 if TYPE_CHECKING:
     from ...model.flatbuffer import Operator, TFLiteModel
 
 COMPILER_NAME = "edgetpu_compiler"
 EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
-MAPPED = "Mapped to Edge TPU"
-"""The compiler's status of a mapped operator (the same text as ``engine.MAPPED``)."""
 
 NOT_MAPPED = "Not mapped by the compiler (its log gives no status for this operator)"
 _NOTE_OPS = 20

@@ -1,9 +1,11 @@
-"""The ``edgetpu`` target: which operators the Coral Edge TPU compiler maps, predicted.
+"""The ``edgetpu`` target: which operators the Coral Edge TPU compiler maps.
 
-``edgetpu_compiler`` is closed source and cannot run here, so the placement is predicted
-from Coral's published rules (coral.ai/docs/edgetpu/models-intro) and the behaviour
-people posted in google-coral/edgetpu issues (``edgetpu#N``). The tables live in
-:mod:`.table`; this module applies them:
+``edgetpu_compiler`` is closed source and ships for x86-64 Linux only, so the placement
+is predicted from Coral's published rules (coral.ai/docs/edgetpu/models-intro), real
+compilations and the behaviour people posted in google-coral/edgetpu issues
+(``edgetpu#N``); where the compiler is installed, :mod:`.compiler` runs it and its
+verdict is reported beside the prediction. The tables live in :mod:`.table`; this
+module applies them:
 
 1. whole-compile failures (an unparseable op version, no quantization, a Flex op TFLite
    cannot prepare, dynamic-sized tensors): nothing maps, the model runs on the CPU;
@@ -24,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ...errors import TargetError
-from ..compatibility import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
+from ..compatibility import FLEX_PREFIX, ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
 from ..engine import (
     Finding,
     Graph,
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 
 # --- the compiler's wording ---------------------------------------------------------------
 
-MAPPED = "Mapped to Edge TPU"
+MAPPED = table.MAPPED
 MORE_THAN_ONE_SUBGRAPH = "More than one subgraph is not supported"
 UNSPECIFIED_LIMITATION = (
     "Operation is otherwise supported, but not mapped due to some unspecified limitation"
@@ -146,7 +148,7 @@ class Settings:
 
     ``compiler_version`` names the release the prediction is for (the newest registered
     unless set); ``runtime_version`` alone picks the release that targets that runtime,
-    as before, and with ``compiler_version`` it becomes that compiler's ``-m`` flag.
+    and with ``compiler_version`` it becomes that compiler's ``-m`` flag.
     """
 
     compiler_version: str | None = setting(
@@ -689,7 +691,7 @@ def unpreparable_op(graph: Graph, settings: Settings) -> CompileFailure | None:
     """The compiler loads the model into TFLite first: Flex ops fail to prepare
     (edgetpu#479, #718). Other custom ops do not fail it (:data:`table.CUSTOM_ON_CPU`)."""
     for op in graph.model.operators:
-        if not (op.is_custom and op.name.startswith(table.FLEX_PREFIX)):
+        if not (op.is_custom and op.name.startswith(FLEX_PREFIX)):
             continue
         if not table.FLEX_FAILS.holds_for(settings.compiler):
             continue
@@ -813,8 +815,8 @@ def _failed_placements(
 
 
 def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityReport:
-    """Predict the ``edgetpu_compiler`` verdict for ``model``: per operator, the status the
-    compiler's log would print."""
+    """The ``edgetpu_compiler`` verdict for ``model``: per operator, the status the
+    compiler's log prints; measured where the compiler runs, predicted otherwise."""
     settings = read_settings(Settings, "edgetpu", options)
     graph = Graph(model)
     found = findings(RULES, graph, settings)
@@ -941,8 +943,9 @@ def _child_process_lines(compiler: table.Compiler, *, succeeded: bool) -> list[s
 EDGETPU = Target(
     name="edgetpu",
     title="Edge TPU",
-    description="Coral Edge TPU: the operators edgetpu_compiler maps, predicted from Coral's "
-    f"published rules and real compilations (compiler {table.default_compiler().release} / "
+    description="Coral Edge TPU: the operators edgetpu_compiler maps, measured where it is "
+    "installed, else predicted from Coral's published rules and real compilations (compiler "
+    f"{table.default_compiler().release} / "
     f"runtime {table.DEFAULT_RUNTIME} unless compiler_version or runtime_version says otherwise)",
     analyze=analyze,
     accepts=("int8",),

@@ -21,6 +21,10 @@ from collections.abc import Callable
 
 from ...errors import TargetError
 
+MAPPED = "Mapped to Edge TPU"
+"""The compiler's status of an operator it maps."""
+
+
 # --- runtimes and data types ----------------------------------------------------------
 
 MIN_RUNTIME = 10
@@ -260,7 +264,12 @@ def unregister_compiler(version: str) -> None:
 
 
 def compiler_named(version: str) -> Compiler | None:
-    return next((c for c in COMPILERS if c.version == version), None)
+    """The release of that full version (``16.0.384591198``) or, newest first, of that
+    release name (``16.0``, as Coral's documents write it)."""
+    exact = next((c for c in COMPILERS if c.version == version), None)
+    if exact is not None:
+        return exact
+    return next((c for c in reversed(COMPILERS) if c.release == version), None)
 
 
 def compiler_for(runtime: int) -> tuple[Compiler, tuple[str, ...]]:
@@ -438,7 +447,6 @@ UNSUPPORTED_OP_VERSIONS = (
 
 # --- custom operators ------------------------------------------------------------------
 
-FLEX_PREFIX = "Flex"
 FLEX_FAILS = Bounded(("edgetpu#479", "edgetpu#718"))
 """A Flex (SELECT_TF_OPS) operator fails TFLite's prepare inside the compiler: no model
 comes out [C]."""
