@@ -33,6 +33,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from edgetpu_pairs import model_bytes, pairs, truth  # noqa: E402
 
 from pytest_tflite import TargetError, TFLiteModel, get_target  # noqa: E402
+from pytest_tflite.cli import parse_option  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,16 +60,6 @@ def normalized(op: str) -> str:
     """``CUSTOM:X`` and ``X`` name the same custom operator in the truth and the report."""
     return op.split(":", 1)[1] if op.startswith("CUSTOM:") else op
 
-
-def option(text: str) -> tuple[str, Any]:
-    """``key=value``, the value read as JSON when it parses, as the command line does."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise SystemExit(f"--option takes KEY=VALUE, not {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def score(name: str, options: dict[str, Any]) -> Score:
@@ -149,10 +140,9 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
     args = parser.parse_args()
-    options = dict(option(text) for text in args.option)
-
     start = time.perf_counter()
     try:
+        options = dict(parse_option(text) for text in args.option)
         scores = [score(name, options) for name in pairs()]
     except TargetError as exc:
         raise SystemExit(f"error: {exc}") from None

@@ -97,13 +97,13 @@ def _check(model: TFLiteModel, args: argparse.Namespace) -> int:
 
     target = get_target(args.target)
     if args.option:
-        target = target.with_options(**dict(_option(text) for text in args.option))
+        target = target.with_options(**dict(parse_option(text) for text in args.option))
     report = target.check(model)
     print(report.to_json() if args.json else report.render())
     return 0 if report.compatible else EXIT_OFF_TARGET
 
 
-def _option(text: str) -> tuple[str, Any]:
+def parse_option(text: str) -> tuple[str, Any]:
     """``key=value``; the value is read as JSON when it parses (numbers, true/false)."""
     key, sep, value = text.partition("=")
     if not sep or not key:

@@ -578,6 +578,14 @@ def test_compiler_version_selects_the_release_and_the_report_names_it(transpose_
     assert format_compiler_log(report).startswith("Edge TPU Compiler version 15.0.340273435\n")
 
 
+@pytest.mark.parametrize("release", ["15.0", 15.0])
+def test_compiler_version_takes_the_release_as_coral_writes_it(transpose_full_int8, release):
+    """``--option compiler_version=15.0`` arrives as a number; Coral's documents say "15.0"."""
+    report = EDGETPU.with_options(compiler_version=release).check(transpose_full_int8)
+    assert report.details["compiler_version"] == "15.0.340273435"
+    assert _reasons(report) == [NOT_SUPPORTED, MAPPED]
+
+
 def test_compiler_version_with_an_older_runtime_is_its_m_flag(transpose_full_int8):
     report = EDGETPU.with_options(compiler_version="16.0.384591198", runtime_version=13).check(
         transpose_full_int8
@@ -586,7 +594,7 @@ def test_compiler_version_with_an_older_runtime_is_its_m_flag(transpose_full_int
     assert _reasons(report) == [NOT_SUPPORTED, MAPPED]
 
 
-@pytest.mark.parametrize("version", ["17.0", "16", 16.0, ""])
+@pytest.mark.parametrize("version", ["17.0", "16", 17.0, "", True])
 def test_a_bad_compiler_version_is_a_clear_error(version, tiny_tflite):
     with pytest.raises(TargetError, match="must be a registered edgetpu_compiler version") as error:
         EDGETPU.with_options(compiler_version=version).check(tiny_tflite("full_int8"))

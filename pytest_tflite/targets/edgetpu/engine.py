@@ -114,7 +114,10 @@ def _is_runtime(value: object) -> bool:
 
 
 def _is_compiler(value: object) -> bool:
-    return value is None or isinstance(value, str) and table.compiler_named(value) is not None
+    """A release's version or name; ``16.0`` may arrive as a number from ``--option``."""
+    if value is None:
+        return True
+    return isinstance(value, (str, int, float)) and table.compiler_named(str(value)) is not None
 
 
 def _runtime_hint() -> str:
@@ -172,6 +175,8 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
+        if self.compiler_version is not None:
+            object.__setattr__(self, "compiler_version", str(self.compiler_version))
         compiler = self.compiler
         if self.compiler_version is not None and self.runtime != compiler.runtime:
             if self.runtime > compiler.runtime or not compiler.min_runtime_flag:
