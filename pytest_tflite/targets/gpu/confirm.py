@@ -1,8 +1,9 @@
-"""Confirming the gpu target's prediction on this machine's GPU, with LiteRT's ``CompiledModel``.
+"""Measuring the gpu target's placement on this machine's GPU, with LiteRT's ``CompiledModel``.
 
 LiteRT's GPU accelerator is a different engine from the TFLite GPU delegate whose rules
-the prediction follows, so a disagreement is reported, not hidden. The model is compiled
-in a child process: LiteRT's native logging floods stderr, and a broken GPU driver may
+the prediction follows, so where it runs, its own log decides the placement and the
+prediction is kept beside it. The model is compiled and run in a child process: LiteRT's
+native logging floods stderr (the placement is read from it), and a broken GPU driver may
 crash or hang.
 """
 
@@ -11,14 +12,16 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ...errors import TargetError
-from ..compatibility import OpPlacement
+from ..compatibility import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
+from . import table
 
 if TYPE_CHECKING:
     from ...model.flatbuffer import TFLiteModel
@@ -27,26 +30,52 @@ CONFIRM_MODES = ("auto", "never", "always")
 """``auto`` confirms when a graphics API is found, ``never`` only predicts, ``always``
 fails without a GPU."""
 
+RELATIVE_TOLERANCE = 1e-2
+"""Largest accepted GPU-vs-CPU difference of a float output, as a fraction of the CPU
+output's range. float16 keeps 11 significant bits (rounding error 2**-11, about 5e-4 of a
+value); a few layers of accumulation stay well below 1e-2 of the range, while a wrong
+kernel (a bad index, a dropped term) is off by a sizeable part of it."""
+
+_MARK = "@@pytest-tflite: placement log ends@@"
+"""Written to the child's stderr after the GPU|CPU compile, so the GPU-only compile's log
+(which repeats the unsupported operators) is not read as the placement."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Probe:
-    """What LiteRT said when asked to compile the model for the GPU."""
+    """What LiteRT said and computed when asked to run the model on the GPU."""
 
     ok: bool
     fully_accelerated: bool | None = None
     error: str = ""
     detail: str = ""
     seconds: float = 0.0
+    result: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    """The child's figures: timings, output differences, whether a GPU-only compile works."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AcceleratorLog:
+    """The placement lines of LiteRT's GPU accelerator log."""
+
+    adapter: str | None = None
+    unsupported: tuple[tuple[str, str], ...] = ()
+    """(operator kind, reason) pairs, as the log lists them."""
+    on_gpu: int | None = None
+    on_cpu: int | None = None
+    """The count line's figures; both None when the log has no count line (all on the GPU)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Confirmation:
-    """What confirmation adds to a prediction: notes, figures, and whether the report
-    stays a prediction (static)."""
+    """What confirmation adds to a prediction: notes, figures, whether the report stays a
+    prediction (static), the measured placement and a failure, if any."""
 
     notes: tuple[str, ...]
     details: dict[str, object]
     static: bool
+    placements: tuple[OpPlacement, ...] | None = None
+    failure: str | None = None
 
 
 def confirm(
@@ -57,7 +86,8 @@ def confirm(
     timeout: float,
     predicted_from: str,
 ) -> Confirmation:
-    """Confirm the predicted ``placements`` as ``mode`` (one of :data:`CONFIRM_MODES`) says."""
+    """Measure the placement as ``mode`` (one of :data:`CONFIRM_MODES`) says; otherwise keep
+    the predicted ``placements``."""
     if mode == "never":
         note = f"predicted from {predicted_from}; run-time confirmation is off (confirm='never')"
         return Confirmation((note,), {"confirmed": False}, static=True)
@@ -69,8 +99,7 @@ def confirm(
     if not probe.ok:
         if mode == "always":
             raise TargetError(
-                "no GPU is available to confirm the placement on the mobile GPU target "
-                f"({probe.error})",
+                f"no GPU is available to confirm the placement on the mobile GPU target ({probe.error})",
                 source=model.name,
                 mode=model.mode,
                 hint="Run on a machine with a GPU driver (Vulkan, Metal or Direct3D 12), "
@@ -79,20 +108,186 @@ def confirm(
             )
         note = f"predicted from {predicted_from}, because no GPU adapter was usable: {probe.error}"
         return Confirmation((note,), {**details, "confirmed": False}, static=True)
-    details.update(confirmed=True, gpu_fully_accelerated=probe.fully_accelerated)
+    return measured(model, placements, probe, details)
+
+
+def measured(
+    model: TFLiteModel,
+    placements: Sequence[OpPlacement],
+    probe: Probe,
+    details: dict[str, object],
+) -> Confirmation:
+    """The accelerator's placement, with the prediction kept in the details and the
+    disagreements named in the notes."""
+    log = parse_log(probe.detail)
+    ops, matching_note = placement_from_log(placements, log)
+    predicted = CompatibilityReport("gpu", model.name, model.mode, tuple(placements))
+    details.update(
+        confirmed=True,
+        adapter=log.adapter,
+        ops_on_gpu_logged=log.on_gpu,
+        ops_on_cpu_logged=log.on_cpu,
+        unsupported_logged=[f"{kind}: {reason}" for kind, reason in log.unsupported],
+        gpu_only_compiles=probe.result.get("gpu_only_compiles"),
+        is_fully_accelerated=probe.fully_accelerated,
+        predicted_cpu_op_indices=[p.index for p in placements if not p.on_target],
+        predicted_verdict=predicted.verdict,
+        **_figures(probe.result),
+    )
+    on_gpu = sum(p.on_target for p in ops)
     notes = [
-        "confirmed with LiteRT on this machine's GPU: CompiledModel.is_fully_accelerated() "
-        f"returned {probe.fully_accelerated}"
+        f"placement measured with LiteRT's GPU accelerator on {log.adapter or 'an unnamed adapter'}: "
+        f"{on_gpu} of {len(ops)} operators on the GPU (from its log; the TFLite GPU delegate's "
+        f"rules predicted {sum(p.on_target for p in placements)})"
     ]
-    predicted_full = all(p.on_target for p in placements)
-    if probe.fully_accelerated != predicted_full:
-        predicted = "every operator on the GPU" if predicted_full else "some operators on the CPU"
+    notes.extend(n for n in (matching_note, _disagreement(placements, ops)) if n)
+    notes.extend(_run_notes(probe.result, ops))
+    return Confirmation(tuple(notes), details, static=False, placements=ops, failure=wrong_results(probe.result))
+
+
+# --- the log --------------------------------------------------------------------------
+
+_ADAPTER = re.compile(r"Selected adapter: (.+?)\s*$")
+_HEADER = "Following operations are not supported by GPU delegate:"
+_REASON = re.compile(r"^([A-Z][A-Z0-9_]*): (.*?)\s*$")
+_SOME = re.compile(r"(\d+) operations? will run on the GPU, and the remaining (\d+) operations? will run on the CPU")
+_NONE = re.compile(r"No operations will run on the GPU, and all (\d+) operations? will run on the CPU")
+
+
+def parse_log(stderr: str) -> AcceleratorLog:
+    """The adapter, the unsupported operator kinds and the count line of LiteRT's log."""
+    lines = stderr.split(_MARK, 1)[0].splitlines()
+    adapter = next((m.group(1) for m in map(_ADAPTER.search, lines) if m), None)
+    on_gpu, on_cpu = _counts(lines)
+    return AcceleratorLog(adapter, tuple(_unsupported(lines)), on_gpu, on_cpu)
+
+
+def _unsupported(lines: Sequence[str]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    listing = False
+    for line in lines:
+        if _HEADER in line:
+            listing = True
+            continue
+        match = _REASON.match(line) if listing else None
+        if match is None:
+            listing = False
+            continue
+        found.append((match.group(1), match.group(2)))
+    return found
+
+
+def _counts(lines: Sequence[str]) -> tuple[int | None, int | None]:
+    for line in lines:
+        if some := _SOME.search(line):
+            return int(some.group(1)), int(some.group(2))
+        if none := _NONE.search(line):
+            return 0, int(none.group(1))
+    return None, None
+
+
+# --- placement ------------------------------------------------------------------------
+
+
+def placement_from_log(predicted: Sequence[OpPlacement], log: AcceleratorLog) -> tuple[tuple[OpPlacement, ...], str]:
+    """Operators of a listed kind on the CPU with the accelerator's reason, the rest on the GPU.
+
+    The log names operator kinds, not operators; when the count line does not add up to
+    what the kinds match, the operators of those kinds keep the prediction (and a note
+    says so).
+    """
+    reasons: dict[str, list[str]] = {}
+    for kind, reason in log.unsupported:
+        reasons.setdefault(kind, []).append(reason)
+    on_cpu = [p for p in predicted if p.op in reasons]
+    expected_cpu = log.on_cpu if log.on_cpu is not None else 0
+    adds_up = len(on_cpu) == expected_cpu and (log.on_gpu is None or log.on_gpu + expected_cpu == len(predicted))
+    ops = tuple(_measured_op(p, reasons, keep=not adds_up) for p in predicted)
+    if adds_up:
+        return ops, ""
+    kinds = ", ".join(sorted(reasons)) or "none"
+    note = (
+        f"LiteRT's log counts {log.on_gpu} operators on the GPU and {expected_cpu} on the CPU, "
+        f"but the operator kinds it lists ({kinds}) match {len(on_cpu)} of the "
+        f"{len(predicted)} operators: those keep the predicted placement"
+    )
+    return ops, note
+
+
+def _measured_op(p: OpPlacement, reasons: Mapping[str, list[str]], *, keep: bool) -> OpPlacement:
+    if p.op not in reasons:
+        return dataclasses.replace(p, runs_on=ON_TARGET, reason="runs on the GPU (LiteRT's GPU accelerator)", fix="")
+    if keep:
+        return p
+    why = "; ".join(reasons[p.op])
+    fix = p.fix if not p.on_target and p.fix else _fix_for(p.op)
+    return dataclasses.replace(p, runs_on=ON_CPU, reason=f"LiteRT's GPU accelerator: {p.op}: {why}", fix=fix)
+
+
+def _fix_for(op: str) -> str:
+    return table.UNSUPPORTED_FIXES.get(op, table.GENERIC_UNSUPPORTED_FIX.format(op=op))
+
+
+def _disagreement(predicted: Sequence[OpPlacement], ops: Sequence[OpPlacement]) -> str:
+    """Which operators the accelerator places differently from the delegate's rules."""
+    moved = [
+        f"{m.op} (operator {m.index}) {_where(m)}, predicted {_where(p)}"
+        for p, m in zip(predicted, ops)
+        if p.on_target != m.on_target
+    ]
+    if not moved:
+        return ""
+    return (
+        "LiteRT's GPU accelerator disagrees with the prediction (it is not the TFLite GPU "
+        "delegate and has its own operator coverage): " + "; ".join(moved)
+    )
+
+
+def _where(p: OpPlacement) -> str:
+    return "on the GPU" if p.on_target else "on the CPU"
+
+
+# --- outputs --------------------------------------------------------------------------
+
+
+def _figures(result: Mapping[str, object]) -> dict[str, object]:
+    keys = ("compile_seconds", "run_seconds", "cpu_run_seconds", "max_abs_diff", "max_rel_diff")
+    figures = {key: result[key] for key in keys if key in result}
+    if "outputs" in result:
+        figures["output_diffs"] = result["outputs"]
+    return figures
+
+
+def wrong_results(result: Mapping[str, object]) -> str | None:
+    """The report's failure when a float output is further from the CPU interpreter's than
+    float16 rounding explains."""
+    rel = result.get("max_rel_diff")
+    if not isinstance(rel, (int, float)) or rel <= RELATIVE_TOLERANCE:
+        return None
+    return (
+        "the GPU computes wrong results: its float outputs differ from the CPU interpreter's "
+        f"by up to {result.get('max_abs_diff'):.3g} ({rel:.2%} of the output's range; "
+        f"float16 rounding explains up to {RELATIVE_TOLERANCE:.0%})"
+    )
+
+
+def _run_notes(result: Mapping[str, object], ops: Sequence[OpPlacement]) -> list[str]:
+    notes = []
+    if result.get("run_error"):
+        notes.append(f"LiteRT compiled the model for the GPU but could not run it: {result['run_error']}")
+    elif "max_rel_diff" in result:
         notes.append(
-            f"LiteRT disagrees with the prediction ({predicted}): its GPU accelerator is not "
-            "the TFLite GPU delegate and has its own operator coverage; the per-operator "
-            "placement above is the delegate's"
+            f"outputs on seeded inputs agree with the CPU interpreter to {result['max_abs_diff']:.3g} "
+            f"(relative to the output's range: {result['max_rel_diff']:.2g})"
         )
-    return Confirmation(tuple(notes), details, static=False)
+    gpu_only = result.get("gpu_only_compiles")
+    if gpu_only is not None and gpu_only != all(p.on_target for p in ops):
+        said = "compiles" if gpu_only else "fails"
+        notes.append(f"a GPU-only compile {said}, which does not match the placement read from the log")
+    return notes
+
+
+# --- the child process ----------------------------------------------------------------
 
 
 def gpu_api_available() -> str | None:
@@ -119,25 +314,102 @@ def _missing_api_text() -> str:
 
 
 _PROBE = """
-import json, sys
+import json, os, sys, time
+import numpy as np
 from ai_edge_litert.compiled_model import CompiledModel
 from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+from ai_edge_litert.interpreter import Interpreter
+MARK = MARK_TEXT
+
+def seeded(dtype, shape, rng):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    if dtype.itemsize == 1:
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    return rng.integers(0, 2, size=shape, endpoint=True).astype(dtype)
+
+def on_gpu(model, key, rng):
+    ins, outs = {}, {}
+    arrays = {}
+    for name, d in model.get_input_tensor_details(key).items():
+        arrays[d["index"]] = seeded(d["dtype"], d["shape"], rng)
+        ins[name] = model.create_input_buffer_by_name(key, name)
+        ins[name].write(arrays[d["index"]])
+    details = model.get_output_tensor_details(key)
+    for name in details:
+        outs[name] = model.create_output_buffer_by_name(key, name)
+    start = time.perf_counter()
+    model.run_by_name(key, ins, outs)
+    seconds = time.perf_counter() - start
+    got = {}
+    for name, d in details.items():
+        n = int(np.prod(d["shape"]))
+        got[d["index"]] = outs[name].read(n, np.dtype(d["dtype"])).reshape(d["shape"])
+    return arrays, got, seconds
+
+def on_cpu(data, arrays):
+    it = Interpreter(model_content=data)
+    it.allocate_tensors()
+    for index, x in arrays.items():
+        it.set_tensor(index, x)
+    start = time.perf_counter()
+    it.invoke()
+    seconds = time.perf_counter() - start
+    return {d["index"]: it.get_tensor(d["index"]) for d in it.get_output_details()}, seconds
+
+def compare(got, ref):
+    rows, worst_abs, worst_rel = [], 0.0, 0.0
+    for index, r in ref.items():
+        g = got[index].astype(np.float64)
+        diff = float(np.max(np.abs(g - r))) if r.size else 0.0
+        scale = float(np.ptp(r)) if r.size else 0.0
+        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+        row = {"tensor": int(index), "max_abs_diff": diff, "rel_diff": rel, "float": r.dtype.kind == "f"}
+        rows.append(row)
+        if row["float"]:
+            worst_abs, worst_rel = max(worst_abs, diff), max(worst_rel, rel)
+    return rows, worst_abs, worst_rel
+
 data = sys.stdin.buffer.read()
+accel = HardwareAccelerator.GPU | HardwareAccelerator.CPU
+result = {}
+start = time.perf_counter()
 try:
-    model = CompiledModel.from_buffer(
-        data, hardware_accel=HardwareAccelerator.GPU | HardwareAccelerator.CPU)
-    result = {"ok": True, "fully": bool(model.is_fully_accelerated())}
+    model = CompiledModel.from_buffer(data, hardware_accel=accel)
+    result.update(ok=True, fully=bool(model.is_fully_accelerated()))
 except Exception as exc:
-    result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    result.update(ok=False, error=f"{type(exc).__name__}: {exc}")
+result["compile_seconds"] = round(time.perf_counter() - start, 4)
+os.write(2, ("\\n" + MARK + "\\n").encode())
+if result["ok"]:
+    try:
+        key = list(model.get_signature_list())[0]
+        arrays, got, seconds = on_gpu(model, key, np.random.default_rng(0))
+        ref, cpu_seconds = on_cpu(data, arrays)
+        rows, worst_abs, worst_rel = compare(got, ref)
+        result.update(run_seconds=round(seconds, 5), cpu_run_seconds=round(cpu_seconds, 5),
+                      outputs=rows, max_abs_diff=worst_abs, max_rel_diff=worst_rel)
+    except Exception as exc:
+        result["run_error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        CompiledModel.from_buffer(data, hardware_accel=HardwareAccelerator.GPU)
+        result["gpu_only_compiles"] = True
+    except Exception:
+        result["gpu_only_compiles"] = False
 print("\\n" + json.dumps(result))
-"""
+""".replace("MARK_TEXT", repr(_MARK))
 
 
 def confirm_on_gpu(content: bytes, *, timeout: float = 60.0) -> Probe:
-    """Compile the model for LiteRT's GPU accelerator in a child process.
+    """Compile and run the model with LiteRT's GPU accelerator in a child process.
 
-    A child process because LiteRT's native logging floods stderr, and because a broken
-    GPU driver may crash or hang: the child is killed after ``timeout`` seconds.
+    A child process because LiteRT's native logging floods stderr (where the placement
+    is read from), and because a broken GPU driver may crash or hang: the child is killed
+    after ``timeout`` seconds.
     """
     start = time.perf_counter()
     try:
@@ -151,14 +423,12 @@ def confirm_on_gpu(content: bytes, *, timeout: float = 60.0) -> Probe:
     except subprocess.TimeoutExpired as exc:
         return Probe(
             ok=False,
-            error=f"LiteRT did not finish compiling for the GPU within {timeout:g} s",
+            error=f"LiteRT did not finish with the GPU within {timeout:g} s",
             detail=_text(exc.stderr),
             seconds=time.perf_counter() - start,
         )
     except OSError as exc:
-        return Probe(
-            ok=False, error=f"could not start LiteRT: {exc}", seconds=time.perf_counter() - start
-        )
+        return Probe(ok=False, error=f"could not start LiteRT: {exc}", seconds=time.perf_counter() - start)
     seconds = time.perf_counter() - start
     stderr = _text(done.stderr)
     result = _last_json(_text(done.stdout))
@@ -171,9 +441,9 @@ def confirm_on_gpu(content: bytes, *, timeout: float = 60.0) -> Probe:
         )
     if result.get("ok"):
         fully = bool(result.get("fully"))
-        return Probe(ok=True, fully_accelerated=fully, detail=stderr, seconds=seconds)
+        return Probe(ok=True, fully_accelerated=fully, detail=stderr, seconds=seconds, result=result)
     error = _adapter_error(stderr, str(result.get("error", "")))
-    return Probe(ok=False, error=error, detail=stderr, seconds=seconds)
+    return Probe(ok=False, error=error, detail=stderr, seconds=seconds, result=result)
 
 
 def _last_json(stdout: str) -> dict[str, object] | None:
@@ -199,9 +469,7 @@ def _adapter_error(stderr: str, error: str) -> str:
 
 def _log_problems(stderr: str) -> str:
     """LiteRT's log without its INFO chatter: the warnings and errors worth showing."""
-    return "\n".join(
-        line for line in stderr.splitlines() if line.strip() and not line.startswith("INFO:")
-    )
+    return "\n".join(line for line in stderr.splitlines() if line.strip() and not line.startswith("INFO:"))
 
 
 def _text(data: bytes | str | None) -> str:

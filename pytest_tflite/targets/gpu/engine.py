@@ -25,8 +25,8 @@ delegate's source instead (tensorflow/tensorflow):
   ``GpuDelegateFactory.Options`` allows precision loss (float16) by default; the C API
   default asks for maximum precision (float32). Precision does not change placement.
 
-Where a GPU adapter exists, LiteRT's ``CompiledModel`` can confirm the verdict at run time
-(option ``confirm``, :mod:`.confirm`).
+Where a GPU adapter exists, LiteRT's ``CompiledModel`` measures the placement at run time
+instead (option ``confirm``, :mod:`.confirm`), and the prediction is kept in the details.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
         "confirm": settings.confirm,
     }
     notes = _model_notes(model, settings, supported, plan)
-    static = True
+    static, failure = True, None
     if placements:
         confirmation = confirm(
             model,
@@ -126,13 +126,15 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
         )
         details.update(confirmation.details)
         notes = [*confirmation.notes, *notes]
-        static = confirmation.static
+        static, failure = confirmation.static, confirmation.failure
+        placements = list(confirmation.placements or placements)
     return CompatibilityReport(
         target="gpu",
         model=model.name,
         mode=model.mode,
         ops=tuple(placements),
         static=static,
+        failure=failure,
         notes=tuple(notes),
         details=details,
         target_title=_TITLE,

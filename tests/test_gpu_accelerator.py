@@ -1,0 +1,173 @@
+"""The gpu target measured with LiteRT's GPU accelerator on this machine's adapter.
+
+On a CPU-only machine Mesa's lavapipe (Vulkan) is the adapter; without any adapter the
+tests that need one skip, the log parser's tests still run.
+"""
+
+from __future__ import annotations
+
+import pytest
+from support import dense_model
+
+from pytest_tflite.errors import CompatibilityFailure
+from pytest_tflite.targets.compatibility import ON_CPU, ON_TARGET, OpPlacement
+from pytest_tflite.targets.gpu import GPU, gpu_api_available
+from pytest_tflite.targets.gpu.confirm import parse_log, placement_from_log
+from pytest_tflite.targets.registry import assert_compatible
+
+AUTO = GPU.with_options(confirm="auto", confirm_timeout=60)
+
+ADAPTER = "llvmpipe (LLVM 15.0.6, 256 bits), arch=software, vendor=mesa, backend=Vulkan, adapterType=CPU / Software"
+GATHER_LOG = "\n".join(
+    [
+        f"I0000 00:00:1796126526.010362    4511 environment.cc:532] Selected adapter: {ADAPTER}",
+        "ERROR: Following operations are not supported by GPU delegate:",
+        "GATHER: Only support 1D indices",
+        "1 operations will run on the GPU, and the remaining 1 operations will run on the CPU.",
+        "I0000 00:00:1796126526.022188    4511 delegate_kernel.cc:984] Initializing WebGPU-based API from graph.",
+    ]
+)
+
+NOTHING_LOG = "\n".join(
+    [
+        "ERROR: Following operations are not supported by GPU delegate:",
+        "ARG_MAX: Tensor type(INT64) is not supported. model_3/lambda_3/ArgMax",
+        "STRIDED_SLICE: Slice does not support shrink_axis_mask parameter. ",
+        "No operations will run on the GPU, and all 2 operations will run on the CPU.",
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def adapter(tf_keras, shared_converter):
+    """The accelerator's report of a tiny dense model; skips unless LiteRT finds an adapter."""
+    if gpu_api_available() is None:
+        pytest.skip("no Vulkan loader (libvulkan.so.1): no GPU adapter for LiteRT")
+    model = shared_converter.convert(dense_model(tf_keras, "dense_gpu"), "float32")
+    report = AUTO.check(model)
+    if report.static:
+        pytest.skip(f"LiteRT found no usable GPU adapter: {report.notes[0]}")
+    return report
+
+
+@pytest.fixture(scope="module")
+def lambda_model(tf_keras, shared_converter):
+    """``lambda_model(width, body)``: Dense(width) -> Lambda(body), converted to float32."""
+
+    def make(shape, body, name, dense=True):
+        tf_keras.utils.set_random_seed(0)
+        x = tf_keras.Input(shape, batch_size=1)
+        y = tf_keras.layers.Dense(shape[-1])(x) if dense else x
+        y = tf_keras.layers.Lambda(body)(y)
+        return shared_converter.convert(tf_keras.Model(x, y, name=name), "float32")
+
+    return make
+
+
+def ops(report):
+    return {p.op: p for p in report.ops}
+
+
+def test_parser_reads_the_adapter_the_unsupported_kinds_and_the_counts():
+    log = parse_log(GATHER_LOG)
+    assert log.adapter == ADAPTER
+    assert log.unsupported == (("GATHER", "Only support 1D indices"),)
+    assert (log.on_gpu, log.on_cpu) == (1, 1)
+
+
+def test_parser_reads_no_operations_on_the_gpu_and_strips_trailing_spaces():
+    log = parse_log(NOTHING_LOG)
+    assert log.adapter is None
+    assert log.unsupported == (
+        ("ARG_MAX", "Tensor type(INT64) is not supported. model_3/lambda_3/ArgMax"),
+        ("STRIDED_SLICE", "Slice does not support shrink_axis_mask parameter."),
+    )
+    assert (log.on_gpu, log.on_cpu) == (0, 2)
+
+
+def test_parser_without_placement_lines_means_everything_on_the_gpu():
+    log = parse_log("INFO: [delegate_webgpu.cc:363] Created a WebGPU environment.\n")
+    assert log.unsupported == () and (log.on_gpu, log.on_cpu) == (None, None)
+
+
+def test_counts_that_do_not_add_up_keep_the_prediction_for_the_listed_kinds():
+    predicted = [
+        OpPlacement(0, "GATHER", 1, ON_TARGET, "runs on the GPU"),
+        OpPlacement(1, "GATHER", 1, ON_TARGET, "runs on the GPU"),
+        OpPlacement(2, "FULLY_CONNECTED", 1, ON_CPU, "outside the partition"),
+    ]
+    log = parse_log(GATHER_LOG.replace("1 operations will run on the GPU", "2 operations will run on the GPU"))
+    measured, note = placement_from_log(predicted, log)
+    assert [p.runs_on for p in measured] == [ON_TARGET, ON_TARGET, ON_TARGET]
+    assert measured[0] is predicted[0]
+    assert "match 2 of the 3 operators" in note
+
+
+def test_conv_model_runs_fully_on_the_gpu(adapter, tf_keras, shared_converter):
+    tf_keras.utils.set_random_seed(0)
+    layers = tf_keras.layers
+    keras_model = tf_keras.Sequential(
+        [
+            tf_keras.Input((8, 8, 3), batch_size=1),
+            layers.Conv2D(4, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(4),
+        ],
+        name="conv_gpu",
+    )
+    report = AUTO.check(shared_converter.convert(keras_model, "float32"))
+    assert not report.static and report.failure is None, report.render()
+    assert all(p.runs_on == ON_TARGET for p in report.ops), report.render()
+    assert report.details["adapter"]
+    assert report.details["gpu_only_compiles"] is True
+    assert report.details["max_rel_diff"] < 1e-2
+    assert report.details["predicted_cpu_op_indices"] == []
+
+
+def test_dense_model_is_measured_and_close_to_the_cpu(adapter):
+    assert adapter.verdict == "compatible", adapter.render()
+    assert adapter.details["confirmed"] is True
+    assert adapter.details["max_rel_diff"] < 1e-2
+
+
+def test_two_dimensional_gather_indices_stay_on_the_cpu(adapter, lambda_model, tf):
+    model = lambda_model((8, 6), lambda t: tf.gather(t, tf.constant([[0, 2], [3, 5]]), axis=2), "gather2d")
+    report = AUTO.check(model)
+    gather = ops(report)["GATHER"]
+    assert gather.runs_on == ON_CPU
+    assert "Only support 1D indices" in gather.reason
+    assert ops(report)["FULLY_CONNECTED"].runs_on == ON_TARGET
+    assert (report.details["ops_on_gpu_logged"], report.details["ops_on_cpu_logged"]) == (1, 1)
+    assert report.details["gpu_only_compiles"] is False
+    assert report.failure is None, report.render()
+
+
+def test_topk_runs_on_the_gpu_against_the_prediction(adapter, lambda_model, tf):
+    model = lambda_model((16,), lambda t: tf.math.top_k(t, k=3).values, "topk16")
+    report = AUTO.check(model)
+    topk = ops(report)["TOPK_V2"]
+    assert topk.runs_on == ON_TARGET
+    assert report.details["predicted_cpu_op_indices"] == [topk.index]
+    assert report.details["predicted_verdict"] == "partial"
+    assert any("TOPK_V2" in n and "predicted on the CPU" in n for n in report.notes), report.notes
+    assert report.failure is None, report.render()
+
+
+def test_wrong_gpu_results_fail_the_report(adapter, lambda_model, tf):
+    """LiteRT's GPU TOPK_V2 on a row of 10 ignores the last two values (seen on lavapipe);
+    the seeded input's largest negated values are those two."""
+    model = lambda_model((10,), lambda t: tf.math.top_k(-t, k=3).values, "topk10", dense=False)
+    report = AUTO.check(model)
+    if report.details["max_rel_diff"] <= 1e-2:
+        pytest.skip("this GPU computes TOPK_V2 over 10 values correctly")
+    assert report.failure and report.failure.startswith("the GPU computes wrong results")
+    with pytest.raises(CompatibilityFailure, match="the GPU computes wrong results"):
+        assert_compatible(model, AUTO, min_on_target=0.0)
+
+
+def test_never_confirm_gives_the_static_prediction(lambda_model, tf):
+    model = lambda_model((16,), lambda t: tf.math.top_k(t, k=3).values, "topk16")
+    report = GPU.with_options(confirm="never").check(model)
+    assert report.static
+    assert ops(report)["TOPK_V2"].runs_on == ON_CPU
+    assert ops(report)["TOPK_V2"].reason == "TOPK_V2 is not supported by the GPU delegate"
