@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .conversion.modes import CALIBRATION_SAMPLES
 from .errors import TFLiteError
 from .latency import DEFAULT_THREADS, DEFAULT_WARMUP
+
+if TYPE_CHECKING:
+    from .gate.budget import Budget
 
 ALL = "all"
 """In a mode or target selection: every registered one."""
@@ -183,7 +187,8 @@ class RunSettings:
     targets: Sequence[str]
     golden_dir: Path
     update_golden: bool
-    budget_lines: Sequence[str]
+    budgets: Mapping[str, Budget]
+    """The ini budgets by scope, parsed once at start-up."""
     cache_dir: Path | None
     calibration_samples: int
     threads: int
@@ -200,7 +205,7 @@ def read_run_settings(config: pytest.Config) -> RunSettings:
         targets=config.getoption("tflite_targets") or config.getini("tflite_targets"),
         golden_dir=_golden_dir(config),
         update_golden=bool(config.getoption("tflite_update_golden")),
-        budget_lines=_budget_lines(config),
+        budgets=_budgets(config),
         cache_dir=_cache_dir(config),
         calibration_samples=_count_setting(config, "tflite_calibration_samples", positive_int),
         threads=_count_setting(config, "tflite_threads", positive_int),
@@ -215,18 +220,17 @@ def _golden_dir(config: pytest.Config) -> Path:
     return chosen if chosen.is_absolute() else config.rootpath / chosen
 
 
-def _budget_lines(config: pytest.Config) -> list[str]:
-    """The ini budgets, parsed once now so that a typo stops the run at start-up."""
+def _budgets(config: pytest.Config) -> dict[str, Budget]:
+    """The ini budgets, parsed now so that a typo stops the run at start-up."""
     lines: list[str] = config.getini("tflite_budgets")
     if not lines:
-        return lines
+        return {}
     from .gate.budget import parse_budget_lines
 
     try:
-        parse_budget_lines(lines)
+        return parse_budget_lines(lines)
     except TFLiteError as exc:
         raise pytest.UsageError(f"ini tflite_budgets: {exc}") from None
-    return lines
 
 
 def _cache_dir(config: pytest.Config) -> Path | None:

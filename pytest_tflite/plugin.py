@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .errors import TFLiteError
+from .latency import comparison_problem
 from .options import add_options, read_run_settings
 from .session import SESSION_KEY, WORKER_OUTPUT_KEY, TFLiteSession, tflite_session_of
 
@@ -38,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "--tflite-target)",
     )
     settings = read_run_settings(config)
-    session = TFLiteSession.from_settings(settings)
+    session = TFLiteSession(settings)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "tflite-session")
     if settings.verbose:
@@ -62,13 +63,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Refuse a ``--benchmark-compare`` that has nothing to compare with, before any
     model is converted: pytest-benchmark has read its options by now, and pytest-xdist
     starts its workers after this."""
-    config = session.config
-    comparing = config.getoption("benchmark_compare", None) or config.getoption("benchmark_compare_fail", None)
-    if _is_worker(config) or not comparing:
+    if _is_worker(session.config):
         return
-    from .latency import comparison_problem
-
-    problem = comparison_problem(config)
+    problem = comparison_problem(session.config)
     if problem:
         raise pytest.UsageError(problem)
 
@@ -146,7 +143,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[WORKER_OUTPUT_KEY] = tflite.worker_output()
-    elif not session.config.option.collectonly and tflite.report_paths:
+    elif not session.config.option.collectonly and tflite.settings.report_paths:
         tflite.report.write(tflite.summary(), session.config.invocation_params.dir)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from .errors import ModeError, TargetError, TFLiteError, TrainingUnavailable
 from .latency import LatencyRun
-from .options import ALL, DEFAULT_TARGETS, RunSettings
+from .options import ALL, RunSettings
 
 if TYPE_CHECKING:
     from .conversion.converter import Converter
@@ -47,47 +47,23 @@ class _Registered(Protocol):
 class TFLiteSession:
     """Settings read from the command line and ini file, and the run's conversions."""
 
-    def __init__(
-        self,
-        *,
-        modes: Sequence[str],
-        cache_dir: Path | None,
-        calibration_samples: int,
-        targets: Sequence[str] = DEFAULT_TARGETS,
-        gate: Gate | None = None,
-        latency: LatencyRun | None = None,
-        report: RunReport | None = None,
-    ) -> None:
-        self.requested_modes = list(modes)
-        self.requested_targets = list(targets)
-        self.cache_dir = cache_dir
-        self.calibration_samples = calibration_samples
-        self.latency = latency or LatencyRun()
-        self._report = report
-        self.report_paths: list[Path] = []
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.requested_modes = list(settings.modes)
+        self.requested_targets = list(settings.targets)
+        self.cache_dir = settings.cache_dir
+        self.calibration_samples = settings.calibration_samples
+        self.latency = LatencyRun(threads=settings.threads, warmup=settings.warmup)
+        self._report: RunReport | None = None
+        self._gate: Gate | None = None
         self._converter: Converter | None = None
         self._worker_stats: Counter[str] = Counter()
         self._reports: dict[tuple[str, str, str], CompatibilityReport] = {}
         self._memo: dict[Hashable, Any] = {}
-        self._gate = gate
-        self._gate_factory: Callable[[], Gate] | None = None
         self.used_golden: set[str] = set()
         """Baselines the checks of this run looked at (for the stale listing)."""
         self.deselected = False
         self.stopped_early = False
-
-    @classmethod
-    def from_settings(cls, settings: RunSettings) -> TFLiteSession:
-        session = cls(
-            modes=settings.modes,
-            targets=settings.targets,
-            cache_dir=settings.cache_dir,
-            calibration_samples=settings.calibration_samples,
-            latency=LatencyRun(threads=settings.threads, warmup=settings.warmup),
-        )
-        session._gate_factory = lambda: _gate(settings)
-        session.report_paths = list(settings.report_paths)
-        return session
 
     @property
     def report(self) -> RunReport:
@@ -95,16 +71,17 @@ class TFLiteSession:
         if self._report is None:
             from .report.run import RunReport
 
-            self._report = RunReport(self.report_paths)
+            self._report = RunReport(self.settings.report_paths)
         return self._report
 
     @property
     def gate(self) -> Gate:
         """The golden baselines and budgets, opened on first use."""
         if self._gate is None:
-            if self._gate_factory is None:
-                raise TFLiteError("this session has no golden baselines", hint="Pass gate= to TFLiteSession")
-            self._gate = self._gate_factory()
+            from .gate.baseline import Gate
+
+            settings = self.settings
+            self._gate = Gate(golden_dir=settings.golden_dir, update=settings.update_golden, budgets=settings.budgets)
         return self._gate
 
     @property
@@ -305,17 +282,6 @@ def skip_unavailable(convert: Callable[P, TFLiteModel], *args: P.args, **kwargs:
         return convert(*args, **kwargs)
     except TrainingUnavailable as exc:
         pytest.skip(str(exc).split("\n\n")[0])
-
-
-def _gate(settings: RunSettings) -> Gate:
-    from .gate.baseline import Gate
-    from .gate.budget import parse_budget_lines
-
-    return Gate(
-        golden_dir=settings.golden_dir,
-        update=settings.update_golden,
-        budgets=parse_budget_lines(settings.budget_lines),
-    )
 
 
 def _or_requested(selected: Callable[[], list[str]], requested: list[str]) -> list[str]:
