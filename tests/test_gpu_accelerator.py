@@ -12,7 +12,8 @@ from support import dense_model
 from pytest_tflite.errors import CompatibilityFailure
 from pytest_tflite.targets.compatibility import ON_CPU, ON_TARGET, OpPlacement
 from pytest_tflite.targets.gpu import GPU, gpu_api_available
-from pytest_tflite.targets.gpu.confirm import parse_log, placement_from_log
+from pytest_tflite.targets.engine import Finding
+from pytest_tflite.targets.gpu.confirm import LogBlock, parse_log, placement_from_log
 from pytest_tflite.targets.registry import assert_compatible
 
 AUTO = GPU.with_options(confirm="auto", confirm_timeout=60)
@@ -71,36 +72,61 @@ def ops(report):
 def test_parser_reads_the_adapter_the_unsupported_kinds_and_the_counts():
     log = parse_log(GATHER_LOG)
     assert log.adapter == ADAPTER
-    assert log.unsupported == (("GATHER", "Only support 1D indices"),)
-    assert (log.on_gpu, log.on_cpu) == (1, 1)
+    assert log.blocks == (LogBlock((("GATHER", "Only support 1D indices"),), 1, 1),)
 
 
 def test_parser_reads_no_operations_on_the_gpu_and_strips_trailing_spaces():
     log = parse_log(NOTHING_LOG)
     assert log.adapter is None
-    assert log.unsupported == (
-        ("ARG_MAX", "Tensor type(INT64) is not supported. model_3/lambda_3/ArgMax"),
-        ("STRIDED_SLICE", "Slice does not support shrink_axis_mask parameter."),
+    assert log.blocks == (
+        LogBlock(
+            (
+                ("ARG_MAX", "Tensor type(INT64) is not supported. model_3/lambda_3/ArgMax"),
+                ("STRIDED_SLICE", "Slice does not support shrink_axis_mask parameter."),
+            ),
+            0,
+            2,
+        ),
     )
-    assert (log.on_gpu, log.on_cpu) == (0, 2)
 
 
 def test_parser_without_placement_lines_means_everything_on_the_gpu():
     log = parse_log("INFO: [delegate_webgpu.cc:363] Created a WebGPU environment.\n")
-    assert log.unsupported == () and (log.on_gpu, log.on_cpu) == (None, None)
+    assert log.blocks == () and log.block_for(3) is None
 
 
-def test_counts_that_do_not_add_up_keep_the_prediction_for_the_listed_kinds():
-    predicted = [
-        OpPlacement(0, "GATHER", 1, ON_TARGET, "runs on the GPU"),
-        OpPlacement(1, "GATHER", 1, ON_TARGET, "runs on the GPU"),
-        OpPlacement(2, "FULLY_CONNECTED", 1, ON_CPU, "outside the partition"),
+def test_each_subgraph_gets_its_block_and_the_main_one_is_found_by_its_count():
+    body = GATHER_LOG.replace("1 operations will run on the GPU, and the remaining 1", "14 operations will run on the GPU, and the remaining 5")
+    log = parse_log(NOTHING_LOG + "\n" + body)
+    assert [b.total for b in log.blocks] == [2, 19]
+    assert log.block_for(19).unsupported == (("GATHER", "Only support 1D indices"),)
+    assert log.block_for(4) is None
+
+
+def _in_order(found):
+    """A stand-in partitioner: an operator without a finding runs on the GPU."""
+    return [
+        OpPlacement(i, op, 1, ON_CPU if f else ON_TARGET, f.reason if f else "runs on the GPU")
+        for i, (op, f) in enumerate(zip(["GATHER", "GATHER", "FULLY_CONNECTED"], found))
     ]
-    log = parse_log(GATHER_LOG.replace("1 operations will run on the GPU", "2 operations will run on the GPU"))
-    measured, note = placement_from_log(predicted, log)
-    assert [p.runs_on for p in measured] == [ON_TARGET, ON_TARGET, ON_TARGET]
-    assert measured[0] is predicted[0]
-    assert "match 2 of the 3 operators" in note
+
+
+def test_a_kind_listed_for_some_of_its_operators_refuses_only_those_the_rules_refuse():
+    predicted = _in_order([None, None, None])
+    rules = [None, Finding("indices are 2-D"), None]
+    block = parse_log(GATHER_LOG.replace("1 operations will run on the GPU", "2 operations will run on the GPU")).blocks[0]
+    measured, note = placement_from_log(predicted, block, _in_order, rules)
+    assert [p.runs_on for p in measured] == [ON_TARGET, ON_CPU, ON_TARGET]
+    assert "Only support 1D indices" in measured[1].reason
+    assert note == ""
+
+
+def test_counts_that_do_not_add_up_are_named():
+    predicted = _in_order([None, None, None])
+    block = parse_log(GATHER_LOG.replace("1 operations will run on the GPU", "2 operations will run on the GPU")).blocks[0]
+    measured, note = placement_from_log(predicted, block, _in_order, [None, None, None])
+    assert [p.runs_on for p in measured] == [ON_CPU, ON_CPU, ON_TARGET]
+    assert "counts 2 operators on the GPU" in note and "puts 1 on the GPU" in note
 
 
 def test_conv_model_runs_fully_on_the_gpu(adapter, tf_keras, shared_converter):

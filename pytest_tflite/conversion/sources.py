@@ -86,6 +86,14 @@ class Source:
         try:
             return self.obj.get_concrete_function()
         except (TypeError, ValueError) as exc:
+            if getattr(self.obj, "input_signature", None) is not None:
+                raise SourceError(
+                    f"tracing this tf.function failed: {str(exc).strip().splitlines()[-1]}",
+                    source=self.name,
+                    hint="Fix the function so that it traces for its input_signature "
+                    "(the detail shows TensorFlow's error)",
+                    detail=str(exc),
+                ) from exc
             raise SourceError(
                 "this tf.function has no input_signature, so its input shapes are unknown",
                 source=self.name,

@@ -16,11 +16,12 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ...errors import TargetError
-from ..compatibility import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
+from ..compatibility import ON_CPU, CompatibilityReport, OpPlacement
+from ..engine import Finding
 from . import table
 
 if TYPE_CHECKING:
@@ -52,18 +53,41 @@ class Probe:
     seconds: float = 0.0
     result: Mapping[str, object] = dataclasses.field(default_factory=dict)
     """The child's figures: timings, output differences, whether a GPU-only compile works."""
+    model_refused: bool = False
+    """An adapter was there, or loading failed first: the model, not the machine, failed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LogBlock:
+    """What the accelerator logs for one subgraph it cannot take whole: the unsupported
+    operator kinds with their reasons, then the count line."""
+
+    unsupported: tuple[tuple[str, str], ...]
+    """(operator kind, reason) pairs, as the log lists them."""
+    on_gpu: int
+    on_cpu: int
+
+    @property
+    def total(self) -> int:
+        return self.on_gpu + self.on_cpu
 
 
 @dataclasses.dataclass(frozen=True)
 class AcceleratorLog:
-    """The placement lines of LiteRT's GPU accelerator log."""
+    """The placement lines of LiteRT's GPU accelerator log, one block per subgraph that
+    does not run whole on the GPU (a subgraph that does gets no lines)."""
 
     adapter: str | None = None
-    unsupported: tuple[tuple[str, str], ...] = ()
-    """(operator kind, reason) pairs, as the log lists them."""
-    on_gpu: int | None = None
-    on_cpu: int | None = None
-    """The count line's figures; both None when the log has no count line (all on the GPU)."""
+    blocks: tuple[LogBlock, ...] = ()
+
+    def block_for(self, op_count: int) -> LogBlock | None:
+        """The main subgraph's block: subgraphs are delegated in order, so the first block
+        that counts the main subgraph's operators; None when it runs whole on the GPU."""
+        return next((b for b in self.blocks if b.total == op_count), None)
+
+
+Place = Callable[[Sequence["Finding | None"]], Sequence[OpPlacement]]
+"""Places the main subgraph from one finding (or None) per operator, partitions included."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,9 +109,12 @@ def confirm(
     mode: str,
     timeout: float,
     predicted_from: str,
+    place: Place,
+    predicted_findings: Sequence[Finding | None],
 ) -> Confirmation:
     """Measure the placement as ``mode`` (one of :data:`CONFIRM_MODES`) says; otherwise keep
-    the predicted ``placements``."""
+    the predicted ``placements``. ``place`` turns the accelerator's findings into a
+    placement the way the prediction was made (partitions included)."""
     if mode == "never":
         note = f"predicted from {predicted_from}; run-time confirmation is off (confirm='never')"
         return Confirmation((note,), {"confirmed": False}, static=True)
@@ -96,6 +123,8 @@ def confirm(
         return Confirmation((note,), {"confirmed": False}, static=True)
     probe = confirm_on_gpu(model.content, timeout=timeout)
     details: dict[str, object] = {"confirm_seconds": round(probe.seconds, 3)}
+    if probe.model_refused:
+        return refused(model, placements, probe, details, place)
     if not probe.ok:
         if mode == "always":
             raise TargetError(
@@ -108,7 +137,7 @@ def confirm(
             )
         note = f"predicted from {predicted_from}, because no GPU adapter was usable: {probe.error}"
         return Confirmation((note,), {**details, "confirmed": False}, static=True)
-    return measured(model, placements, probe, details)
+    return measured(model, placements, probe, details, place, predicted_findings)
 
 
 def measured(
@@ -116,36 +145,70 @@ def measured(
     placements: Sequence[OpPlacement],
     probe: Probe,
     details: dict[str, object],
+    place: Place,
+    predicted_findings: Sequence[Finding | None],
 ) -> Confirmation:
     """The accelerator's placement, with the prediction kept in the details and the
     disagreements named in the notes."""
     log = parse_log(probe.detail)
-    ops, matching_note = placement_from_log(placements, log)
-    predicted = CompatibilityReport("gpu", model.name, model.mode, tuple(placements))
+    block = log.block_for(len(placements))
+    ops, matching_note = placement_from_log(placements, block, place, predicted_findings)
     details.update(
-        confirmed=True,
-        adapter=log.adapter,
-        ops_on_gpu_logged=log.on_gpu,
-        ops_on_cpu_logged=log.on_cpu,
-        unsupported_logged=[f"{kind}: {reason}" for kind, reason in log.unsupported],
+        _confirmed_details(model, placements, log, probe),
+        ops_on_gpu_logged=block.on_gpu if block else len(placements),
+        ops_on_cpu_logged=block.on_cpu if block else 0,
+        unsupported_logged=[f"{kind}: {reason}" for kind, reason in block.unsupported] if block else [],
         gpu_only_compiles=probe.result.get("gpu_only_compiles"),
         is_fully_accelerated=probe.fully_accelerated,
-        predicted_cpu_op_indices=[p.index for p in placements if not p.on_target],
-        predicted_verdict=predicted.verdict,
         **_figures(probe.result),
     )
-    on_gpu = sum(p.on_target for p in ops)
-    notes = [
-        f"placement measured with LiteRT's GPU accelerator on {log.adapter or 'an unnamed adapter'}: "
-        f"{on_gpu} of {len(ops)} operators on the GPU (from its log; the TFLite GPU delegate's "
-        f"rules predicted {sum(p.on_target for p in placements)})"
-    ]
+    notes = [_measured_note(log, ops, placements)]
     notes.extend(n for n in (matching_note, _disagreement(placements, ops)) if n)
     notes.extend(_run_notes(probe.result, ops))
     if not computes_in_float(model):
         notes.append(_quantized_difference_note(probe.result))
         return Confirmation(tuple(notes), details, static=False, placements=ops)
     return Confirmation(tuple(notes), details, static=False, placements=ops, failure=wrong_results(probe.result))
+
+
+def refused(
+    model: TFLiteModel, placements: Sequence[OpPlacement], probe: Probe, details: dict[str, object], place: Place
+) -> Confirmation:
+    """The accelerator could not load or compile this model: nothing runs on the GPU."""
+    log = parse_log(probe.detail)
+    finding = Finding(f"LiteRT's GPU accelerator cannot prepare this model: {probe.error}", _REFUSED_FIX)
+    ops = tuple(place([finding] * len(placements)))
+    details.update(_confirmed_details(model, placements, log, probe), gpu_only_compiles=False)
+    notes = [_measured_note(log, ops, placements), f"LiteRT refused the model: {probe.error}"]
+    notes.extend(n for n in (_disagreement(placements, ops),) if n)
+    return Confirmation(tuple(notes), details, static=False, placements=ops)
+
+
+_REFUSED_FIX = (
+    "Change what the reason names (LiteRT's CompiledModel loads no variable tensors: export "
+    "recurrent layers unrolled or stateless), or run the model with the TFLite Interpreter's "
+    "GPU delegate"
+)
+
+
+def _confirmed_details(
+    model: TFLiteModel, placements: Sequence[OpPlacement], log: AcceleratorLog, probe: Probe
+) -> dict[str, object]:
+    predicted = CompatibilityReport("gpu", model.name, model.mode, tuple(placements))
+    return {
+        "confirmed": True,
+        "adapter": log.adapter,
+        "predicted_cpu_op_indices": [p.index for p in placements if not p.on_target],
+        "predicted_verdict": predicted.verdict,
+    }
+
+
+def _measured_note(log: AcceleratorLog, ops: Sequence[OpPlacement], placements: Sequence[OpPlacement]) -> str:
+    return (
+        f"placement measured with LiteRT's GPU accelerator on {log.adapter or 'an unnamed adapter'}: "
+        f"{sum(p.on_target for p in ops)} of {len(ops)} operators on the GPU (the static "
+        f"rules predicted {sum(p.on_target for p in placements)})"
+    )
 
 
 # --- the log --------------------------------------------------------------------------
@@ -158,73 +221,86 @@ _NONE = re.compile(r"No operations will run on the GPU, and all (\d+) operations
 
 
 def parse_log(stderr: str) -> AcceleratorLog:
-    """The adapter, the unsupported operator kinds and the count line of LiteRT's log."""
+    """The adapter and one block per partly delegated subgraph, from LiteRT's log."""
     lines = stderr.split(_MARK, 1)[0].splitlines()
     adapter = next((m.group(1) for m in map(_ADAPTER.search, lines) if m), None)
-    on_gpu, on_cpu = _counts(lines)
-    return AcceleratorLog(adapter, tuple(_unsupported(lines)), on_gpu, on_cpu)
+    return AcceleratorLog(adapter, tuple(_blocks(lines)))
 
 
-def _unsupported(lines: Sequence[str]) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
+def _blocks(lines: Sequence[str]) -> list[LogBlock]:
+    blocks: list[LogBlock] = []
+    listed: list[tuple[str, str]] = []
     listing = False
     for line in lines:
         if _HEADER in line:
-            listing = True
+            listing, listed = True, []
+            continue
+        counts = _counts(line)
+        if counts is not None:
+            blocks.append(LogBlock(tuple(listed), *counts))
+            listing, listed = False, []
             continue
         match = _REASON.match(line) if listing else None
         if match is None:
             listing = False
             continue
-        found.append((match.group(1), match.group(2)))
-    return found
+        listed.append((match.group(1), match.group(2)))
+    return blocks
 
 
-def _counts(lines: Sequence[str]) -> tuple[int | None, int | None]:
-    for line in lines:
-        if some := _SOME.search(line):
-            return int(some.group(1)), int(some.group(2))
-        if none := _NONE.search(line):
-            return 0, int(none.group(1))
-    return None, None
+def _counts(line: str) -> tuple[int, int] | None:
+    if some := _SOME.search(line):
+        return int(some.group(1)), int(some.group(2))
+    if none := _NONE.search(line):
+        return 0, int(none.group(1))
+    return None
 
 
 # --- placement ------------------------------------------------------------------------
 
 
-def placement_from_log(predicted: Sequence[OpPlacement], log: AcceleratorLog) -> tuple[tuple[OpPlacement, ...], str]:
-    """Operators of a listed kind on the CPU with the accelerator's reason, the rest on the GPU.
+def placement_from_log(
+    predicted: Sequence[OpPlacement],
+    block: LogBlock | None,
+    place: Place,
+    predicted_findings: Sequence[Finding | None],
+) -> tuple[tuple[OpPlacement, ...], str]:
+    """The accelerator's findings placed as the delegate places them (largest partition).
 
-    The log names operator kinds, not operators; when the count line does not add up to
-    what the kinds match, the operators of those kinds keep the prediction (and a note
-    says so).
+    The log names operator kinds, not operators. Every operator of a listed kind is taken
+    as unsupported; when that does not give the logged count (two GATHERs, only one of
+    which the accelerator refuses), only those the rules refuse are, and if that does not
+    add up either, a note says so.
     """
+    if block is None:
+        return tuple(place([None] * len(predicted))), ""
     reasons: dict[str, list[str]] = {}
-    for kind, reason in log.unsupported:
+    for kind, reason in block.unsupported:
         reasons.setdefault(kind, []).append(reason)
-    on_cpu = [p for p in predicted if p.op in reasons]
-    expected_cpu = log.on_cpu if log.on_cpu is not None else 0
-    adds_up = len(on_cpu) == expected_cpu and (log.on_gpu is None or log.on_gpu + expected_cpu == len(predicted))
-    ops = tuple(_measured_op(p, reasons, keep=not adds_up) for p in predicted)
-    if adds_up:
+    by_kind = [_logged_finding(p.op, reasons) for p in predicted]
+    ops = tuple(place(by_kind))
+    if sum(p.on_target for p in ops) == block.on_gpu:
         return ops, ""
+    by_rules = [
+        _logged_finding(p.op, reasons) if f is not None else None
+        for p, f in zip(predicted, predicted_findings)
+    ]
+    refined = tuple(place(by_rules))
+    if sum(p.on_target for p in refined) == block.on_gpu:
+        return refined, ""
     kinds = ", ".join(sorted(reasons)) or "none"
     note = (
-        f"LiteRT's log counts {log.on_gpu} operators on the GPU and {expected_cpu} on the CPU, "
-        f"but the operator kinds it lists ({kinds}) match {len(on_cpu)} of the "
-        f"{len(predicted)} operators: those keep the predicted placement"
+        f"LiteRT's log counts {block.on_gpu} operators on the GPU and {block.on_cpu} on the CPU, "
+        f"but placing the operator kinds it lists ({kinds}) puts {sum(p.on_target for p in ops)} "
+        "on the GPU: the placement shown takes every operator of those kinds as unsupported"
     )
     return ops, note
 
 
-def _measured_op(p: OpPlacement, reasons: Mapping[str, list[str]], *, keep: bool) -> OpPlacement:
-    if p.op not in reasons:
-        return dataclasses.replace(p, runs_on=ON_TARGET, reason="runs on the GPU (LiteRT's GPU accelerator)", fix="")
-    if keep:
-        return p
-    why = "; ".join(reasons[p.op])
-    fix = p.fix if not p.on_target and p.fix else _fix_for(p.op)
-    return dataclasses.replace(p, runs_on=ON_CPU, reason=f"LiteRT's GPU accelerator: {p.op}: {why}", fix=fix)
+def _logged_finding(op: str, reasons: Mapping[str, list[str]]) -> Finding | None:
+    if op not in reasons:
+        return None
+    return Finding(f"LiteRT's GPU accelerator: {op}: {'; '.join(reasons[op])}", _fix_for(op))
 
 
 def _fix_for(op: str) -> str:
@@ -232,7 +308,7 @@ def _fix_for(op: str) -> str:
 
 
 def _disagreement(predicted: Sequence[OpPlacement], ops: Sequence[OpPlacement]) -> str:
-    """Which operators the accelerator places differently from the delegate's rules."""
+    """Which operators the accelerator places differently from the static rules."""
     moved = [
         f"{m.op} (operator {m.index}) {_where(m)}, predicted {_where(p)}"
         for p, m in zip(predicted, ops)
@@ -240,10 +316,7 @@ def _disagreement(predicted: Sequence[OpPlacement], ops: Sequence[OpPlacement]) 
     ]
     if not moved:
         return ""
-    return (
-        "LiteRT's GPU accelerator disagrees with the prediction (it is not the TFLite GPU "
-        "delegate and has its own operator coverage): " + "; ".join(moved)
-    )
+    return "LiteRT's GPU accelerator disagrees with the static rules: " + "; ".join(moved)
 
 
 def _where(p: OpPlacement) -> str:
@@ -466,8 +539,11 @@ def confirm_on_gpu(content: bytes, *, timeout: float = 60.0) -> Probe:
     if result.get("ok"):
         fully = bool(result.get("fully"))
         return Probe(ok=True, fully_accelerated=fully, detail=stderr, seconds=seconds, result=result)
-    error = _adapter_error(stderr, str(result.get("error", "")))
-    return Probe(ok=False, error=error, detail=stderr, seconds=seconds, result=result)
+    error = str(result.get("error", ""))
+    if parse_log(stderr).adapter or _LOAD_FAILED in error:
+        return Probe(ok=False, error=_refusal(stderr, error), detail=stderr, seconds=seconds,
+                     result=result, model_refused=True)
+    return Probe(ok=False, error=_adapter_error(stderr, error), detail=stderr, seconds=seconds, result=result)
 
 
 def _last_json(stdout: str) -> dict[str, object] | None:
@@ -479,6 +555,24 @@ def _last_json(stdout: str) -> dict[str, object] | None:
         if isinstance(value, dict):
             return value
     return None
+
+
+_LOAD_FAILED = "Failed to load model"
+_REFUSAL = (
+    re.compile(r"Failed to create \S+: (.+?)\s*$"),
+    re.compile(r"ERROR: \[[^\]]+\] (.+?)\s*$"),
+)
+
+
+def _refusal(stderr: str, error: str) -> str:
+    """The log line that says why LiteRT refused the model (a kernel LiteRT could not
+    create, a model it could not load), else its exception's first line."""
+    lines = stderr.split(_MARK, 1)[0].splitlines()
+    for pattern in _REFUSAL:
+        for line in lines:
+            if (match := pattern.search(line)) and _LOAD_FAILED not in match.group(1):
+                return match.group(1)
+    return error.splitlines()[0] if error else "LiteRT could not compile the model for the GPU"
 
 
 def _adapter_error(stderr: str, error: str) -> str:

@@ -94,27 +94,21 @@ class Settings:
 def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityReport:
     """Place every operator of the main subgraph on the GPU or the CPU, as the delegate would."""
     settings = read_settings(Settings, "gpu", options)
-    fp16_dequant = _fp16_dequantize_ops(model)
-    graph = Graph(model, aliases={out: src for out, (_, src) in fp16_dequant.items()})
-    found = findings(RULES, graph, settings)
-    dequant_ops = frozenset(i for i, _ in fp16_dequant.values())
-    flags = [f is None and op.index not in dequant_ops for op, f in zip(graph.operators, found)]
-    regions = partition(model, flags)
-    plan = _delegation(flags, dequant_ops, regions, settings.max_delegated_partitions)
-    weights = _weight_ops(model, graph, dequant_ops)
-    placements = [_place(op, found[op.index], plan, weights, settings) for op in graph.operators]
-    supported = [r for r in regions if r.supported]
+    layout = _Layout.of(model)
+    found = findings(RULES, layout.graph, settings)
+    placed = layout.place(found, settings)
+    placements = list(placed.placements)
     details: dict[str, object] = {
         "precision": settings.precision,
         "max_delegated_partitions": settings.max_delegated_partitions,
         "quantized_models": settings.quantized_models,
-        "partitions": len(supported),
-        "partition_sizes": [len(r) for r in supported],
-        "delegated_partitions": len(plan.kept),
-        "delegated_partition_sizes": [len(r) for r in plan.kept],
+        "partitions": len(placed.supported),
+        "partition_sizes": [len(r) for r in placed.supported],
+        "delegated_partitions": len(placed.plan.kept),
+        "delegated_partition_sizes": [len(r) for r in placed.plan.kept],
         "confirm": settings.confirm,
     }
-    notes = _model_notes(model, settings, supported, plan)
+    notes = _model_notes(model, settings, placed.supported, placed.plan)
     static, failure = True, None
     if placements:
         confirmation = confirm(
@@ -123,6 +117,8 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
             mode=settings.confirm,
             timeout=settings.confirm_timeout,
             predicted_from=_SOURCES,
+            place=lambda measured: layout.place(measured, settings).placements,
+            predicted_findings=found,
         )
         details.update(confirmation.details)
         notes = [*confirmation.notes, *notes]
@@ -139,6 +135,39 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
         details=details,
         target_title=_TITLE,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Placed:
+    placements: tuple[OpPlacement, ...]
+    supported: tuple[Region, ...]
+    plan: _Delegation
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """The model as the delegate's partitioner sees it, whoever decides which operators
+    are supported: the rules, or the accelerator's log."""
+
+    model: TFLiteModel
+    graph: Graph
+    dequant_ops: frozenset[int]
+
+    @classmethod
+    def of(cls, model: TFLiteModel) -> _Layout:
+        fp16_dequant = _fp16_dequantize_ops(model)
+        graph = Graph(model, aliases={out: src for out, (_, src) in fp16_dequant.items()})
+        return cls(model, graph, frozenset(i for i, _ in fp16_dequant.values()))
+
+    def place(self, found: Sequence[Finding | None], settings: Settings) -> _Placed:
+        """Partition the operators without a finding and keep the delegated ones."""
+        ops = self.graph.operators
+        flags = [f is None and op.index not in self.dequant_ops for op, f in zip(ops, found)]
+        regions = partition(self.model, flags)
+        plan = _delegation(flags, self.dequant_ops, regions, settings.max_delegated_partitions)
+        weights = _weight_ops(self.model, self.graph, self.dequant_ops)
+        placements = tuple(_place(op, found[op.index], plan, weights, settings) for op in ops)
+        return _Placed(placements, tuple(r for r in regions if r.supported), plan)
 
 
 def _fp16_dequantize_ops(model: TFLiteModel) -> dict[int, tuple[int, int]]:
