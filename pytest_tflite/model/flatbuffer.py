@@ -67,6 +67,8 @@ class Tensor:
     quantization: Quantization | None
     buffer: int
     is_constant: bool
+    is_variable: bool = False
+    """State the interpreter keeps between runs (a stateful LSTM's cell and hidden state)."""
 
     @property
     def is_dynamic(self) -> bool:
@@ -326,6 +328,7 @@ def _tensor(index: int, raw: Any, buffers: list[Any], content: bytes) -> Tensor:
         quantization=_quantization(raw.quantization),
         buffer=int(raw.buffer),
         is_constant=has_data,
+        is_variable=bool(raw.isVariable),
     )
 
 

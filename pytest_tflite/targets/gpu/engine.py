@@ -32,7 +32,7 @@ instead (option ``confirm``, :mod:`.confirm`), and the prediction is kept in the
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..compatibility import ON_CPU, ON_TARGET, CompatibilityReport, OpPlacement
@@ -51,7 +51,7 @@ from ..engine import (
 )
 from ..partition import Region, partition
 from ..registry import Target
-from . import table
+from . import mldrift, table
 from .confirm import CONFIRM_MODES, confirm
 
 if TYPE_CHECKING:
@@ -60,13 +60,57 @@ if TYPE_CHECKING:
 PRECISIONS = ("float16", "float32")
 
 _TITLE = "mobile GPU"
-_SOURCES = "the TFLite GPU delegate's rules (model_builder.cc, gpu_compatibility.cc)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Delegate:
+    """One GPU engine's rules: its operator table, its tensor rule, and what makes it
+    refuse a whole model."""
+
+    name: str
+    title: str
+    sources: str
+    ops: Mapping[str, table.OpRule]
+    listed_without_kernel: frozenset[str]
+    tensor_rules: Callable[[Operator, Graph, bool], Finding | None]
+    refusal: Callable[[Graph, frozenset[int]], str | None] | None = None
+
+
+DELEGATES: dict[str, Delegate] = {
+    "litert": Delegate(
+        "litert",
+        mldrift.NAME,
+        mldrift.SOURCES,
+        mldrift.OPS,
+        frozenset(),
+        mldrift.tensor_rules,
+        mldrift.refusal,
+    ),
+    "classic": Delegate(
+        "classic",
+        "the TFLite GPU delegate",
+        "the TFLite GPU delegate's rules (model_builder.cc, gpu_compatibility.cc)",
+        table.OPS,
+        table.LISTED_WITHOUT_KERNEL,
+        table.tensor_rules,
+    ),
+}
+"""``litert``: the accelerator LiteRT's CompiledModel runs (ML Drift, the one ai-edge-litert
+ships and the one measured where an adapter exists); ``classic``: Android's OpenCL / OpenGL
+delegate from tensorflow/lite/delegates/gpu, which the Interpreter API uses."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """The gpu target's options."""
 
+    delegate: str = setting(
+        "litert",
+        one_of(tuple(DELEGATES)),
+        f"one of {', '.join(DELEGATES)}",
+        hint="'litert' is LiteRT's GPU accelerator (CompiledModel), 'classic' the TFLite "
+        "GPU delegate of the Interpreter API",
+    )
     precision: str = setting(
         "float16",
         one_of(PRECISIONS),
@@ -85,6 +129,10 @@ class Settings:
     )
     confirm_timeout: float = setting(60.0, is_positive_number, "a positive number of seconds")
 
+    @property
+    def rules(self) -> Delegate:
+        return DELEGATES[self.delegate]
+
     def __post_init__(self) -> None:
         # delegate.cc turns a partition count <= 0 into 1
         object.__setattr__(self, "max_delegated_partitions", max(self.max_delegated_partitions, 1))
@@ -97,6 +145,10 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
     layout = _Layout.of(model)
     found = findings(RULES, layout.graph, settings)
     placed = layout.place(found, settings)
+    refused = _refusal(layout, placed, settings)
+    if refused is not None:
+        found = [refused] * len(found)
+        placed = layout.place(found, settings)
     placements = list(placed.placements)
     details: dict[str, object] = {
         "precision": settings.precision,
@@ -107,8 +159,10 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
         "delegated_partitions": len(placed.plan.kept),
         "delegated_partition_sizes": [len(r) for r in placed.plan.kept],
         "confirm": settings.confirm,
+        "delegate": settings.delegate,
     }
-    notes = _model_notes(model, settings, placed.supported, placed.plan)
+    notes = [f"rules of {settings.rules.title} (delegate={settings.delegate!r})"]
+    notes.extend(_model_notes(model, settings, placed.supported, placed.plan))
     static, failure = True, None
     if placements:
         confirmation = confirm(
@@ -116,7 +170,7 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
             placements,
             mode=settings.confirm,
             timeout=settings.confirm_timeout,
-            predicted_from=_SOURCES,
+            predicted_from=settings.rules.sources,
             place=lambda measured: layout.place(measured, settings).placements,
             predicted_findings=found,
         )
@@ -135,6 +189,14 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
         details=details,
         target_title=_TITLE,
     )
+
+
+def _refusal(layout: _Layout, placed: _Placed, settings: Settings) -> Finding | None:
+    """A finding for every operator when the engine refuses the model as a whole."""
+    refusal = settings.rules.refusal
+    delegated = frozenset(p.index for p in placed.placements if p.on_target)
+    why = refusal(layout.graph, delegated) if refusal else None
+    return Finding(f"{settings.rules.title} cannot prepare this model: {why}", mldrift.REFUSAL_FIX) if why else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,7 +253,8 @@ def _fp16_dequantize_ops(model: TFLiteModel) -> dict[int, tuple[int, int]]:
 
 def has_kernel(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
     """``NewOperationParser``: the operator needs a row in the table."""
-    if op.name in table.OPS:
+    rules = settings.rules
+    if op.name in rules.ops:
         return None
     fix = table.UNSUPPORTED_FIXES.get(op.name, table.GENERIC_UNSUPPORTED_FIX.format(op=op.name))
     if op.is_custom and op.name in table.MEDIAPIPE_CUSTOM_OPS:
@@ -202,18 +265,20 @@ def has_kernel(op: Operator, graph: Graph, settings: Settings) -> Finding | None
             table.MEDIAPIPE_FIX,
         )
     if op.is_custom:
-        return Finding(f"custom operator {op.name} has no GPU delegate kernel", fix)
-    if op.name in table.LISTED_WITHOUT_KERNEL:
+        return Finding(f"custom operator {op.name} has no kernel in {rules.title}", fix)
+    if op.name in rules.listed_without_kernel:
         return Finding(
             f"{op.name} is not supported by the GPU delegate (its compatibility list names "
             "it, but the delegate has no kernel for it)",
             fix,
         )
+    if rules.name == "litert":
+        return Finding(f'{op.name} is not supported by {rules.title} (the accelerator: "Operation is not supported.")', fix)
     return Finding(f"{op.name} is not supported by the GPU delegate", fix)
 
 
 def quantized_models_allowed(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
-    rule = table.OPS.get(op.name)
+    rule = settings.rules.ops.get(op.name)
     if rule is None or not rule.quantized_only or settings.quantized_models:
         return None
     return Finding(
@@ -224,7 +289,7 @@ def quantized_models_allowed(op: Operator, graph: Graph, settings: Settings) -> 
 
 def version_supported(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
     """``CheckMaxSupportedOpVersion``."""
-    rule = table.OPS.get(op.name)
+    rule = settings.rules.ops.get(op.name)
     if rule is None or rule.max_version is None or op.version <= rule.max_version:
         return None
     return _too_new(op, graph, rule.max_version)
@@ -232,7 +297,7 @@ def version_supported(op: Operator, graph: Graph, settings: Settings) -> Finding
 
 def parser_checks(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
     """The checks of the operator's row, with the row's fix."""
-    rule = table.OPS.get(op.name)
+    rule = settings.rules.ops.get(op.name)
     for check in rule.checks if rule else ():
         reason = check(op, graph)
         if reason:
@@ -241,7 +306,7 @@ def parser_checks(op: Operator, graph: Graph, settings: Settings) -> Finding | N
 
 
 def allowed_tensors(op: Operator, graph: Graph, settings: Settings) -> Finding | None:
-    return table.tensor_rules(op, graph, settings.quantized_models)
+    return settings.rules.tensor_rules(op, graph, settings.quantized_models)
 
 
 RULES: tuple[Rule[Settings], ...] = (
