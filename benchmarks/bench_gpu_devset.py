@@ -103,8 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps([dataclasses.asdict(s) for s in scores], indent=2))
         return 0
     rows = [
-        [s.name, s.ops, s.on_gpu_real, s.on_gpu_static, "yes" if s.exact else "NO",
-         "?" if s.unresolved else "", "; ".join(s.wrong)[:90]]
+        [
+            s.name,
+            s.ops,
+            s.on_gpu_real,
+            s.on_gpu_static,
+            "yes" if s.exact else "NO",
+            "?" if s.unresolved else "",
+            "; ".join(s.wrong)[:90],
+        ]
         for s in scores
     ]
     print(tabulate(rows, headers=["member", "ops", "gpu real", "gpu static", "exact", "log?", "differences"]))
@@ -114,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"members exact: {exact}/{len(scores)} ({exact / max(len(scores), 1):.1%})")
     print(f"operators placed right: {right}/{ops} ({right / max(ops, 1):.1%})")
-    print(f"unresolved logs: {sum(s.unresolved for s in scores)}; wrong results: "
-          f"{sum(bool(s.failure) for s in scores)}; {seconds:.0f} s")
+    print(
+        f"unresolved logs: {sum(s.unresolved for s in scores)}; wrong results: "
+        f"{sum(bool(s.failure) for s in scores)}; {seconds:.0f} s"
+    )
     return 0
 
 

@@ -114,3 +114,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "pytester" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.pytester)
+
+
+@pytest.fixture(scope="session")
+def gpu_adapter(tiny_tflite):
+    """The GPU adapter LiteRT's accelerator finds here (lavapipe on a CPU-only machine).
+
+    Skips without one, unless ``PYTEST_TFLITE_REQUIRE_GPU=1`` (as ``.ci/run`` sets it,
+    after installing the driver): then a missing adapter fails instead of hiding the tests.
+    """
+    import os
+
+    from pytest_tflite.targets.gpu import confirm_on_gpu, gpu_api_available
+    from pytest_tflite.targets.gpu.confirm import parse_log
+
+    required = os.environ.get("PYTEST_TFLITE_REQUIRE_GPU") == "1"
+    missing = pytest.fail if required else pytest.skip
+    if gpu_api_available() is None:
+        missing("no Vulkan loader (libvulkan.so.1): no GPU adapter for LiteRT")
+    probe = confirm_on_gpu(tiny_tflite("float32").content)
+    if not probe.ok:
+        missing(f"LiteRT found no usable GPU adapter: {probe.error}")
+    return parse_log(probe.detail).adapter

@@ -69,7 +69,8 @@ def _weights(tf: Any, *shape: int, seed: int = 0) -> Any:
 def conv_pool(tf: Any, keras: Any) -> Any:
     L = keras.layers
     return _seq(
-        keras, (32, 32, 3),
+        keras,
+        (32, 32, 3),
         L.Conv2D(16, 3, padding="same", activation="relu"),
         L.MaxPooling2D(),
         L.Conv2D(32, 3, strides=2, activation="relu"),
@@ -84,7 +85,8 @@ def conv_pool(tf: Any, keras: Any) -> Any:
 def depthwise_block(tf: Any, keras: Any) -> Any:
     L = keras.layers
     return _seq(
-        keras, (24, 24, 16),
+        keras,
+        (24, 24, 16),
         L.DepthwiseConv2D(3, padding="same"),
         L.BatchNormalization(),
         L.ReLU(6.0),
@@ -115,7 +117,8 @@ def resize_bilinear_nearest(tf: Any, keras: Any) -> Any:
 def transposed_conv(tf: Any, keras: Any) -> Any:
     L = keras.layers
     return _seq(
-        keras, (8, 8, 16),
+        keras,
+        (8, 8, 16),
         L.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
         L.Conv2DTranspose(8, 4, strides=2, padding="same"),
         name="transposed_conv",
@@ -141,7 +144,8 @@ def unet_concat(tf: Any, keras: Any) -> Any:
 def dilated_separable(tf: Any, keras: Any) -> Any:
     L = keras.layers
     return _seq(
-        keras, (20, 20, 8),
+        keras,
+        (20, 20, 8),
         L.SeparableConv2D(16, 3, padding="same", activation="relu"),
         L.Conv2D(16, 3, dilation_rate=2, padding="same"),
         L.ZeroPadding2D(1),

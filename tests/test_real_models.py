@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tflite import TFLiteModel, check
-from pytest_tflite.targets.compatibility import COMPATIBLE, ON_TARGET
+from pytest_tflite.targets.compatibility import COMPATIBLE, ON_CPU, ON_TARGET
 from pytest_tflite.targets.edgetpu import format_compiler_log
 from pytest_tflite.targets.gpu import GPU
 
@@ -55,7 +55,9 @@ def test_vendored_models_have_their_license():
 
 # --- gpu ------------------------------------------------------------------------------
 
-GPU_STATIC = GPU.with_options(confirm="never")
+GPU_STATIC = GPU.with_options(confirm="never", delegate="classic")
+"""MediaPipe runs these models with the TFLite GPU delegate (the classic one)."""
+LITERT_STATIC = GPU.with_options(confirm="never")
 
 MEDIAPIPE_GPU_GRAPHS = [
     "face_detection_short_range.tflite",
@@ -83,6 +85,17 @@ def test_sparse_weights_are_merged_into_the_convolutions():
     # Without full delegation, the float16 DEQUANTIZE nodes would cut the graph in two.
     assert len(report.details["partition_sizes"]) == 2
     assert any("whole model" in note for note in report.notes)
+
+
+def test_litert_accelerator_has_no_densify_so_the_sparse_model_runs_mostly_on_the_cpu():
+    """ML Drift has no DENSIFY parser and no DEQUANTIZE of a non-quantized runtime tensor;
+    the accelerator on lavapipe logs 159 of the 388 operators on the GPU, as here."""
+    report = LITERT_STATIC.check(real_model("face_detection_full_range_sparse.tflite"))
+    assert report.ops_on_target == 159
+    densify = [p for p in report.ops if p.op == "DENSIFY"]
+    assert all(p.runs_on == ON_CPU and "Operation is not supported." in p.reason for p in densify)
+    after = [p for p in report.ops if p.op == "DEQUANTIZE" and "Dequantize for Densify" in p.reason]
+    assert len(after) == 46
 
 
 def test_selfie_segmentation_custom_transpose_conv_runs_on_the_gpu():

@@ -1,4 +1,9 @@
-"""The ``gpu`` target's rule engine, on tiny tf-keras models converted by the real converter."""
+"""The ``gpu`` target's rule engine, on tiny tf-keras models converted by the real converter.
+
+Most tests here pin ``delegate="classic"``: they check the rules read from the TFLite GPU
+delegate's source (tensorflow/lite/delegates/gpu). The default rules, LiteRT's GPU
+accelerator's, are checked against the accelerator itself in ``test_gpu_devset.py``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ from pytest_tflite.errors import TargetError
 from pytest_tflite.targets.compatibility import COMPATIBLE, ON_CPU, ON_TARGET
 from pytest_tflite.targets.gpu import GPU, table
 
-NEVER = GPU.with_options(confirm="never")
+NEVER = GPU.with_options(confirm="never", delegate="classic")
+LITERT = GPU.with_options(confirm="never")
 
 
 @pytest.fixture(scope="module")
@@ -504,3 +510,49 @@ def test_always_confirm_either_confirms_or_says_there_is_no_gpu(conv_dense, conv
         assert not report.static
         assert report.details["confirmed"] is True
         assert "placement measured with LiteRT's GPU accelerator" in report.notes[0]
+
+
+# --- LiteRT's GPU accelerator's rules (the default), without an adapter ------------------
+
+
+def _litert(case, mode, shared_converter):
+    from gpu_devset import DevModel, convert
+
+    return LITERT.check(convert(DevModel(case, mode), shared_converter))
+
+
+def _reasons(report):
+    return {p.op: p.reason for p in report.ops if not p.on_target}
+
+
+def test_litert_refuses_int64_argmax_and_a_five_axis_transpose_in_its_own_words(shared_converter):
+    argmax = _reasons(_litert("argmax_int64_cast", "float32", shared_converter))
+    assert "Tensor type(INT64) is not supported." in argmax["ARG_MAX"]
+    transpose = _reasons(_litert("transpose_5d", "float32", shared_converter))
+    assert "Permutation for transpose is invalid." in transpose["TRANSPOSE"]
+    assert "Tensor dimensions must be less than 5." in transpose["RESHAPE"]
+
+
+def test_litert_takes_what_the_classic_delegate_refuses(shared_converter):
+    report = _litert("elementwise_mix", "float32", shared_converter)
+    assert report.verdict == COMPATIBLE, report.render()
+    assert {"ATAN2", "SIGN", "REVERSE_V2"} <= {p.op for p in report.ops}
+    assert report.details["delegate"] == "litert"
+
+
+def test_litert_refuses_a_model_with_variable_tensors_as_a_whole(shared_converter):
+    report = _litert("lstm_fused", "float32", shared_converter)
+    assert report.ops_on_target == 0
+    assert all("Variable tensors not yet supported." in p.reason for p in report.ops)
+
+
+def test_weight_only_dense_weights_refuse_the_model_but_dynamic_int4_runs(shared_converter):
+    weight_only = _litert("conv_pool", "weight_only_wi4_afp32", shared_converter)
+    assert weight_only.ops_on_target == 0
+    assert "Shape mismatch" in weight_only.ops[0].reason
+    from gpu_devset import DevModel, convert
+
+    dynamic_model = convert(DevModel("conv_pool", "dynamic_wi4_afp32"), shared_converter)
+    assert any(t.dtype == "int4" for t in dynamic_model.tensors)
+    dynamic = LITERT.check(dynamic_model)
+    assert dynamic.verdict == COMPATIBLE, dynamic.render()

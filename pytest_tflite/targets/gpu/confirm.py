@@ -13,6 +13,7 @@ import ctypes
 import dataclasses
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ...errors import TargetError
-from ..compatibility import ON_CPU, CompatibilityReport, OpPlacement
+from ..compatibility import CompatibilityReport, OpPlacement
 from ..engine import Finding
 from . import table
 
@@ -32,10 +33,17 @@ CONFIRM_MODES = ("auto", "never", "always")
 fails without a GPU."""
 
 RELATIVE_TOLERANCE = 1e-2
-"""Largest accepted GPU-vs-CPU difference of a float output, as a fraction of the CPU
-output's range. float16 keeps 11 significant bits (rounding error 2**-11, about 5e-4 of a
-value); a few layers of accumulation stay well below 1e-2 of the range, while a wrong
-kernel (a bad index, a dropped term) is off by a sizeable part of it."""
+"""Largest accepted GPU-vs-CPU difference of a float output's 99th-percentile element, as
+a fraction of the CPU output's range. float16 keeps 11 significant bits (rounding error
+2**-11, about 5e-4 of a value); a few layers of accumulation stay well below 1e-2 of the
+range, while a wrong kernel (a bad index, a dropped term) is off by a sizeable part of it
+on many elements."""
+
+OUTLIER_TOLERANCE = 0.1
+"""Largest accepted difference of any single element: a deep float16 network on seeded
+inputs outside its training range drifts on a few elements (MediaPipe's selfie
+segmentation: 6% of the range at one pixel, 99% of them within 0.3%), a wrong kernel
+that touches only a few elements (a top-k that skips values) is off by more."""
 
 _MARK = "@@pytest-tflite: placement log ends@@"
 """Written to the child's stderr after the GPU|CPU compile, so the GPU-only compile's log
@@ -55,6 +63,8 @@ class Probe:
     """The child's figures: timings, output differences, whether a GPU-only compile works."""
     model_refused: bool = False
     """An adapter was there, or loading failed first: the model, not the machine, failed."""
+    crashed: bool = False
+    """LiteRT died by a signal with this model on a working adapter."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +191,8 @@ def refused(
     details.update(_confirmed_details(model, placements, log, probe), gpu_only_compiles=False)
     notes = [_measured_note(log, ops, placements), f"LiteRT refused the model: {probe.error}"]
     notes.extend(n for n in (_disagreement(placements, ops),) if n)
-    return Confirmation(tuple(notes), details, static=False, placements=ops)
+    failure = f"{probe.error}: the GPU cannot run this model" if probe.crashed else None
+    return Confirmation(tuple(notes), details, static=False, placements=ops, failure=failure)
 
 
 _REFUSED_FIX = (
@@ -282,8 +293,7 @@ def placement_from_log(
     if sum(p.on_target for p in ops) == block.on_gpu:
         return ops, ""
     by_rules = [
-        _logged_finding(p.op, reasons) if f is not None else None
-        for p, f in zip(predicted, predicted_findings)
+        _logged_finding(p.op, reasons) if f is not None else None for p, f in zip(predicted, predicted_findings)
     ]
     refined = tuple(place(by_rules))
     if sum(p.on_target for p in refined) == block.on_gpu:
@@ -327,7 +337,7 @@ def _where(p: OpPlacement) -> str:
 
 
 def _figures(result: Mapping[str, object]) -> dict[str, object]:
-    keys = ("compile_seconds", "run_seconds", "cpu_run_seconds", "max_abs_diff", "max_rel_diff")
+    keys = ("compile_seconds", "run_seconds", "cpu_run_seconds", "max_abs_diff", "max_rel_diff", "p99_rel_diff")
     figures = {key: result[key] for key in keys if key in result}
     if "outputs" in result:
         figures["output_diffs"] = result["outputs"]
@@ -358,13 +368,16 @@ def _quantized_difference_note(result: Mapping[str, object]) -> str:
 def wrong_results(result: Mapping[str, object]) -> str | None:
     """The report's failure when a float output is further from the CPU interpreter's than
     float16 rounding explains."""
-    rel = result.get("max_rel_diff")
-    if not isinstance(rel, (int, float)) or rel <= RELATIVE_TOLERANCE:
+    rel, p99 = result.get("max_rel_diff"), result.get("p99_rel_diff", result.get("max_rel_diff"))
+    if not isinstance(rel, (int, float)) or not isinstance(p99, (int, float)):
+        return None
+    if p99 <= RELATIVE_TOLERANCE and rel <= OUTLIER_TOLERANCE:
         return None
     return (
         "the GPU computes wrong results: its float outputs differ from the CPU interpreter's "
-        f"by up to {result.get('max_abs_diff'):.3g} ({rel:.2%} of the output's range; "
-        f"float16 rounding explains up to {RELATIVE_TOLERANCE:.0%})"
+        f"by up to {result.get('max_abs_diff'):.3g} ({rel:.2%} of the output's range, "
+        f"{p99:.2%} at the 99th percentile; float16 rounding explains up to "
+        f"{RELATIVE_TOLERANCE:.0%} at the 99th percentile and {OUTLIER_TOLERANCE:.0%} anywhere)"
     )
 
 
@@ -458,18 +471,23 @@ def on_cpu(data, arrays):
     seconds = time.perf_counter() - start
     return {d["index"]: it.get_tensor(d["index"]) for d in it.get_output_details()}, seconds
 
+def relative(diff, scale):
+    return diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+
 def compare(got, ref):
-    rows, worst_abs, worst_rel = [], 0.0, 0.0
+    rows, worst_abs, worst_rel, worst_p99 = [], 0.0, 0.0, 0.0
     for index, r in ref.items():
-        g = got[index].astype(np.float64)
-        diff = float(np.max(np.abs(g - r))) if r.size else 0.0
+        d = np.abs(got[index].astype(np.float64) - r)
+        diff = float(np.max(d)) if r.size else 0.0
+        p99 = float(np.percentile(d, 99)) if r.size else 0.0
         scale = float(np.ptp(r)) if r.size else 0.0
-        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
-        row = {"tensor": int(index), "max_abs_diff": diff, "rel_diff": rel, "float": r.dtype.kind == "f"}
+        row = {"tensor": int(index), "max_abs_diff": diff, "rel_diff": relative(diff, scale),
+               "p99_rel_diff": relative(p99, scale), "float": r.dtype.kind == "f"}
         rows.append(row)
         if row["float"]:
-            worst_abs, worst_rel = max(worst_abs, diff), max(worst_rel, rel)
-    return rows, worst_abs, worst_rel
+            worst_abs, worst_rel = max(worst_abs, diff), max(worst_rel, row["rel_diff"])
+            worst_p99 = max(worst_p99, row["p99_rel_diff"])
+    return rows, worst_abs, worst_rel, worst_p99
 
 data = sys.stdin.buffer.read()
 accel = HardwareAccelerator.GPU | HardwareAccelerator.CPU
@@ -487,9 +505,10 @@ if result["ok"]:
         key = list(model.get_signature_list())[0]
         arrays, got, seconds = on_gpu(model, key, np.random.default_rng(0))
         ref, cpu_seconds = on_cpu(data, arrays)
-        rows, worst_abs, worst_rel = compare(got, ref)
+        rows, worst_abs, worst_rel, worst_p99 = compare(got, ref)
         result.update(run_seconds=round(seconds, 5), cpu_run_seconds=round(cpu_seconds, 5),
-                      outputs=rows, max_abs_diff=worst_abs, max_rel_diff=worst_rel)
+                      outputs=rows, max_abs_diff=worst_abs, max_rel_diff=worst_rel,
+                      p99_rel_diff=worst_p99)
     except Exception as exc:
         result["run_error"] = f"{type(exc).__name__}: {exc}"
     try:
@@ -530,20 +549,34 @@ def confirm_on_gpu(content: bytes, *, timeout: float = 60.0) -> Probe:
     stderr = _text(done.stderr)
     result = _last_json(_text(done.stdout))
     if result is None:
+        crashed = parse_log(stderr).adapter is not None and done.returncode < 0
         return Probe(
             ok=False,
-            error=f"LiteRT exited with status {done.returncode} before answering",
+            error=_exit_text(done.returncode),
             detail=stderr,
             seconds=seconds,
+            model_refused=crashed,
+            crashed=crashed,
         )
     if result.get("ok"):
         fully = bool(result.get("fully"))
         return Probe(ok=True, fully_accelerated=fully, detail=stderr, seconds=seconds, result=result)
     error = str(result.get("error", ""))
     if parse_log(stderr).adapter or _LOAD_FAILED in error:
-        return Probe(ok=False, error=_refusal(stderr, error), detail=stderr, seconds=seconds,
-                     result=result, model_refused=True)
+        return Probe(
+            ok=False, error=_refusal(stderr, error), detail=stderr, seconds=seconds, result=result, model_refused=True
+        )
     return Probe(ok=False, error=_adapter_error(stderr, error), detail=stderr, seconds=seconds, result=result)
+
+
+def _exit_text(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"LiteRT crashed ({name}) while compiling or running the model on the GPU"
+    return f"LiteRT exited with status {returncode} before answering"
 
 
 def _last_json(stdout: str) -> dict[str, object] | None:

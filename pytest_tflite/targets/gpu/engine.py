@@ -117,9 +117,7 @@ class Settings:
         f"one of {', '.join(PRECISIONS)}",
         hint="float16 is what Android's GPU delegate uses by default",
     )
-    max_delegated_partitions: int = setting(
-        1, is_int, "an integer", hint="The GPU delegate's default is 1"
-    )
+    max_delegated_partitions: int = setting(1, is_int, "an integer", hint="The GPU delegate's default is 1")
     quantized_models: bool = setting(True, is_bool, "True or False")
     confirm: str = setting(
         "auto",
@@ -273,7 +271,9 @@ def has_kernel(op: Operator, graph: Graph, settings: Settings) -> Finding | None
             fix,
         )
     if rules.name == "litert":
-        return Finding(f'{op.name} is not supported by {rules.title} (the accelerator: "Operation is not supported.")', fix)
+        return Finding(
+            f'{op.name} is not supported by {rules.title} (the accelerator: "Operation is not supported.")', fix
+        )
     return Finding(f"{op.name} is not supported by the GPU delegate", fix)
 
 
@@ -320,20 +320,13 @@ RULES: tuple[Rule[Settings], ...] = (
 
 def _too_new(op: Operator, graph: Graph, max_version: int) -> Finding:
     x, w = graph.input(op, 0), graph.input(op, 1)
-    hybrid = (
-        x is not None
-        and w is not None
-        and x.dtype == "float32"
-        and w.dtype in table.QUANTIZED
-        and w.is_constant
-    )
+    hybrid = x is not None and w is not None and x.dtype == "float32" and w.dtype in table.QUANTIZED and w.is_constant
     if hybrid:
         return Finding(
             f"dynamic-range (hybrid) {op.name} (version {op.version}): int8 weights with "
             f"float input in this form are not supported on the GPU, which takes "
             f"{op.name} up to version {max_version}",
-            "Convert with float16 or full_int8 instead of dynamic-range (dynamic_int8) "
-            "quantization",
+            "Convert with float16 or full_int8 instead of dynamic-range (dynamic_int8) quantization",
         )
     if any(t.dtype == "int16" for t in graph.present_inputs(op)):
         return Finding(
@@ -342,8 +335,7 @@ def _too_new(op: Operator, graph: Graph, max_version: int) -> Finding:
             table.INT16_FIX,
         )
     return Finding(
-        f"{op.name} version {op.version} is newer than the GPU delegate handles "
-        f"(up to version {max_version})",
+        f"{op.name} version {op.version} is newer than the GPU delegate handles (up to version {max_version})",
         f"Use the plain form of the layer that produces {op.name} (no extra options), "
         "or float16 / full_int8 conversion",
     )
@@ -364,9 +356,7 @@ class _Delegation:
     fp16_dequant: frozenset[int]
 
 
-def _delegation(
-    flags: Sequence[bool], fp16_dequant: frozenset[int], regions: Sequence[Region], n: int
-) -> _Delegation:
+def _delegation(flags: Sequence[bool], fp16_dequant: frozenset[int], regions: Sequence[Region], n: int) -> _Delegation:
     """``FP16GraphPartitionHelper::GetNodesOfFirstNLargestPartitionsImpl``.
 
     "Full Delegation" when ``num_supported_nodes() + constant_dequant_nodes_.size() ==
@@ -483,9 +473,7 @@ def _plural(n: int, noun: str) -> str:
 # --- notes ----------------------------------------------------------------------------
 
 
-def _model_notes(
-    model: TFLiteModel, settings: Settings, supported: Sequence[Region], plan: _Delegation
-) -> list[str]:
+def _model_notes(model: TFLiteModel, settings: Settings, supported: Sequence[Region], plan: _Delegation) -> list[str]:
     notes = []
     if settings.precision == "float16":
         notes.append(
@@ -506,9 +494,7 @@ def _model_notes(
             "the shape the interpreter allocates, and resizing inputs plans it again"
         )
     if model.subgraph_count > 1:
-        notes.append(
-            f"the model has {model.subgraph_count} subgraphs; only the main subgraph is placed here"
-        )
+        notes.append(f"the model has {model.subgraph_count} subgraphs; only the main subgraph is placed here")
     return notes
 
 

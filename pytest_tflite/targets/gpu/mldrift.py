@@ -208,6 +208,14 @@ def dequantize(op: Operator, graph: Graph) -> str | None:
         return "DEQUANTIZE without an input"
     if x.dtype == "int16":
         return f"DEQUANTIZE of int16 {_says('Unsupported dequantization type.')}"
+    if not x.is_constant and x.quantization is None:
+        densify = any(p.name == "DENSIFY" for p in graph.producers(x.index))
+        message = (
+            "Dequantize for Densify is not supported"
+            if densify
+            else "Encountered Dequantize input with no quant params"
+        )
+        return f"DEQUANTIZE of a runtime {x.dtype} tensor without quantization parameters {_says(message)}"
     if x.is_constant and x.dtype != "float16" and not 2 <= len(x.shape) <= MAX_RANK:
         return (
             f"DEQUANTIZE of a {len(x.shape)}-D constant: LiteRT's GPU accelerator dequantizes "
@@ -241,12 +249,38 @@ _TWO_ARG = (one_or_two_operands,)
 _TWO_ARG_ACT = (one_or_two_operands, activation_supported)
 _REDUCE = (inputs_outputs(1, 1), axes_int32_const(1))
 _KEEP = (
-    "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-    "RELU", "RELU6", "LEAKY_RELU", "RELU_N1_TO_1", "PRELU", "HARD_SWISH", "RESHAPE",
-    "SPLIT", "SPLIT_V", "TILE", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "RESIZE_BILINEAR",
-    "RESIZE_NEAREST_NEIGHBOR", "MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD",
-    "CUMSUM", "ONE_HOT", "LSTM", "QUANTIZE", "Convolution2DTransposeBias",
-    "MaxPoolingWithArgmax2D", "MaxUnpooling2D", "Resampler",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "TRANSPOSE_CONV",
+    "AVERAGE_POOL_2D",
+    "MAX_POOL_2D",
+    "RELU",
+    "RELU6",
+    "LEAKY_RELU",
+    "RELU_N1_TO_1",
+    "PRELU",
+    "HARD_SWISH",
+    "RESHAPE",
+    "SPLIT",
+    "SPLIT_V",
+    "TILE",
+    "DEPTH_TO_SPACE",
+    "SPACE_TO_DEPTH",
+    "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "MEAN",
+    "SUM",
+    "REDUCE_MAX",
+    "REDUCE_MIN",
+    "REDUCE_PROD",
+    "CUMSUM",
+    "ONE_HOT",
+    "LSTM",
+    "QUANTIZE",
+    "Convolution2DTransposeBias",
+    "MaxPoolingWithArgmax2D",
+    "MaxUnpooling2D",
+    "Resampler",
 )
 """Rows whose parser and checks ML Drift shares with the classic delegate."""
 
@@ -255,8 +289,22 @@ OPS: dict[str, OpRule] = {
     **{
         name: OpRule(2, _ONE_ARG)
         for name in (
-            "CEIL", "COS", "ELU", "EXP", "FLOOR", "LOG", "LOGICAL_NOT", "LOGISTIC", "NEG",
-            "ROUND", "RSQRT", "SIGN", "SIN", "SQRT", "SQUARE", "TANH",
+            "CEIL",
+            "COS",
+            "ELU",
+            "EXP",
+            "FLOOR",
+            "LOG",
+            "LOGICAL_NOT",
+            "LOGISTIC",
+            "NEG",
+            "ROUND",
+            "RSQRT",
+            "SIGN",
+            "SIN",
+            "SQRT",
+            "SQUARE",
+            "TANH",
         )
     },
     "ABS": OpRule(5, _ONE_ARG),
@@ -264,7 +312,12 @@ OPS: dict[str, OpRule] = {
     **{
         name: OpRule(2, _TWO_ARG)
         for name in (
-            "ATAN2", "FLOOR_MOD", "POW", "SQUARED_DIFFERENCE", "LOGICAL_AND", "LOGICAL_OR",
+            "ATAN2",
+            "FLOOR_MOD",
+            "POW",
+            "SQUARED_DIFFERENCE",
+            "LOGICAL_AND",
+            "LOGICAL_OR",
             *sorted(table.LOGICAL_OPS),
         )
     },
@@ -301,20 +354,19 @@ OPS: dict[str, OpRule] = {
     "MIRROR_PAD": OpRule(5, table.OPS["MIRROR_PAD"].checks, table.OPS["MIRROR_PAD"].fix),
     "REDUCE_ANY": OpRule(None, _REDUCE),
     "REDUCE_ALL": OpRule(None, _REDUCE),
-    "CAST": OpRule(None, (inputs_outputs(1, 1),), "Cast between float, integer and bool types other than int64 / float64"),
+    "CAST": OpRule(
+        None, (inputs_outputs(1, 1),), "Cast between float, integer and bool types other than int64 / float64"
+    ),
     "SELECT": OpRule(1, (select,)),
     "SELECT_V2": OpRule(1, (select,)),
     "ARG_MAX": OpRule(
         None,
         (inputs_consts_outputs(1, 1, 1),),
-        "Ask for an int32 result (tf.argmax(..., output_type=tf.int32)); LiteRT's GPU "
-        "accelerator has no int64 tensors",
+        "Ask for an int32 result (tf.argmax(..., output_type=tf.int32)); LiteRT's GPU accelerator has no int64 tensors",
     ),
     "TOPK_V2": OpRule(1, (topk,), "Give tf.math.top_k a constant k"),
     "REVERSE_V2": OpRule(None, (inputs_consts_outputs(1, 1, 1), axes_int32_const(1))),
-    "GATHER": OpRule(
-        None, (gather,), "Gather with 1-D int32 indices (reshape the indices, then the result)"
-    ),
+    "GATHER": OpRule(None, (gather,), "Gather with 1-D int32 indices (reshape the indices, then the result)"),
     "EMBEDDING_LOOKUP": OpRule(None, (embedding_lookup,)),
     "DEQUANTIZE": OpRule(3, (dequantize,), quantized_only=True),
 }
@@ -327,17 +379,46 @@ _QUANT_OUT = frozenset({"int8", "uint8"})
 _INTS = frozenset({"int8", "int16", "int32", "uint8", "uint16", "uint32"})
 _ALL_PRECISION = frozenset(
     {
-        "BITCAST", "CAST", "CONCATENATION", "DYNAMIC_UPDATE_SLICE", "GATHER", "PACK", "PAD",
-        "PADV2", "RESHAPE", "REVERSE_V2", "SELECT", "SELECT_V2", "SLICE", "STRIDED_SLICE",
+        "BITCAST",
+        "CAST",
+        "CONCATENATION",
+        "DYNAMIC_UPDATE_SLICE",
+        "GATHER",
+        "PACK",
+        "PAD",
+        "PADV2",
+        "RESHAPE",
+        "REVERSE_V2",
+        "SELECT",
+        "SELECT_V2",
+        "SLICE",
+        "STRIDED_SLICE",
         "TRANSPOSE",
     }
 )
 """``SupportAllPrecisionOp``: integer, bool and bfloat16 tensors allowed in and out."""
 _INT_OPS = frozenset(
     {
-        "ABS", "ADD", "ATAN2", "COS", "DIV", "FLOOR_DIV", "FLOOR_MOD", "MAXIMUM", "MINIMUM",
-        "MUL", "NEG", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "RIGHT_SHIFT", "SIGN", "SIN",
-        "SUB", "SUM", "TILE",
+        "ABS",
+        "ADD",
+        "ATAN2",
+        "COS",
+        "DIV",
+        "FLOOR_DIV",
+        "FLOOR_MOD",
+        "MAXIMUM",
+        "MINIMUM",
+        "MUL",
+        "NEG",
+        "REDUCE_MAX",
+        "REDUCE_MIN",
+        "REDUCE_PROD",
+        "RIGHT_SHIFT",
+        "SIGN",
+        "SIN",
+        "SUB",
+        "SUM",
+        "TILE",
     }
 )
 """``IsIntSupportedOp``: integer tensors allowed in and out."""
@@ -451,7 +532,9 @@ def refusal(graph: Graph, delegated: frozenset[int]) -> str | None:
 
 def _integer_weights(producer: Operator, graph: Graph) -> bool:
     source = graph.input(producer, 0)
-    return producer.name == "DEQUANTIZE" and source is not None and source.is_constant and source.dtype in ("int8", "int4")
+    return (
+        producer.name == "DEQUANTIZE" and source is not None and source.is_constant and source.dtype in ("int8", "int4")
+    )
 
 
 REFUSAL_FIX = (
