@@ -226,3 +226,15 @@ def test_a_quantized_model_is_measured_but_its_difference_not_judged(adapter, ti
     assert report.static is False and report.failure is None
     assert any("quantization noise, not judged" in note for note in report.notes)
     assert isinstance(report.details["max_rel_diff"], float)
+
+
+def test_a_loop_body_gets_its_own_logged_block(adapter, shared_converter):
+    """A GRU that converts to WHILE: the main subgraph's block places the main operators,
+    the body's block (its 2-D GATHER on the CPU) is kept in the details."""
+    from gpu_devset import DevModel, convert
+
+    report = AUTO.check(convert(DevModel("gru_loop", "float32"), shared_converter))
+    assert ops(report)["WHILE"].runs_on == ON_CPU
+    assert "WHILE: Operation is not supported." in ops(report)["WHILE"].reason
+    bodies = report.details["other_subgraphs_logged"]
+    assert bodies and all("GATHER: Only support 1D indices" in b["unsupported"] for b in bodies)

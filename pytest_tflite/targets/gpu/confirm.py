@@ -168,6 +168,7 @@ def measured(
         ops_on_gpu_logged=block.on_gpu if block else len(placements),
         ops_on_cpu_logged=block.on_cpu if block else 0,
         unsupported_logged=[f"{kind}: {reason}" for kind, reason in block.unsupported] if block else [],
+        other_subgraphs_logged=[_block_figures(b) for b in log.blocks if b is not block],
         gpu_only_compiles=probe.result.get("gpu_only_compiles"),
         is_fully_accelerated=probe.fully_accelerated,
         **_figures(probe.result),
@@ -211,6 +212,15 @@ def _confirmed_details(
         "adapter": log.adapter,
         "predicted_cpu_op_indices": [p.index for p in placements if not p.on_target],
         "predicted_verdict": predicted.verdict,
+    }
+
+
+def _block_figures(block: LogBlock) -> dict[str, object]:
+    """A subgraph other than the main one (a loop's body): its counts and unsupported kinds."""
+    return {
+        "ops_on_gpu": block.on_gpu,
+        "ops_on_cpu": block.on_cpu,
+        "unsupported": [f"{kind}: {reason}" for kind, reason in block.unsupported],
     }
 
 
