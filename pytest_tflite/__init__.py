@@ -43,6 +43,7 @@ _EXPORTS = {
     "ConversionError": "errors",
     "ModelFormatError": "errors",
     "RuntimeFailure": "errors",
+    "ModelCrash": "errors",
     "TrainingUnavailable": "errors",
     "TargetError": "errors",
     "CompatibilityFailure": "errors",

@@ -71,6 +71,11 @@ class RuntimeFailure(TFLiteError):
     """The LiteRT interpreter could not load or run the model."""
 
 
+class ModelCrash(RuntimeFailure):
+    """LiteRT's native code died (a signal), hung or ran out of memory on the model, in the
+    child process that loads it first."""
+
+
 class TargetError(TFLiteError):
     """An unknown target, a target option it does not take, or a missing optional tool."""
 

@@ -46,3 +46,28 @@ def collected_ids(result: pytest.RunResult) -> list[str]:
 def keras_outputs(model, x):
     """A Keras model's float outputs for ``x`` (tf-keras or Keras 3), as a numpy array."""
     return np.asarray(model(np.asarray(x, dtype=np.float32), training=False))
+
+
+def edited_model(content: bytes, edit) -> bytes:
+    """The flatbuffer after ``edit(model)`` changed its object tree (LiteRT's schema, ``ModelT``)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    edit(model)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), b"TFL3")
+    return bytes(builder.Output())
+
+
+def operators_named(model, name: str):
+    """The main subgraph's operators of one builtin kind, in a ``ModelT``."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    code = getattr(schema.BuiltinOperator, name)
+    codes = model.operatorCodes
+    return [
+        op
+        for op in model.subgraphs[0].operators
+        if max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex].deprecatedBuiltinCode) == code
+    ]

@@ -130,9 +130,7 @@ class TFLiteModel:
         self._runner: Runner | None = None
 
     @classmethod
-    def from_file(
-        cls, path: str | Path, *, name: str | None = None, mode: str | None = None
-    ) -> TFLiteModel:
+    def from_file(cls, path: str | Path, *, name: str | None = None, mode: str | None = None) -> TFLiteModel:
         """Read a .tflite file; errors name the file so the user knows which one is damaged."""
         path = Path(path)
         name = name or path.stem
@@ -288,7 +286,26 @@ def _parse(content: bytes, name: str) -> tuple[_Subgraph, ...]:
             source=name,
             hint="Convert the model again",
         )
+    problem = next((p for g, graph in enumerate(subgraphs) if (p := _structure_problem(g, graph))), None)
+    if problem:
+        raise ModelFormatError(problem, source=name, hint="The file is damaged; convert the model again")
     return subgraphs
+
+
+def _structure_problem(index: int, graph: _Subgraph) -> str | None:
+    """What in a parsed subgraph would send the interpreter out of bounds, if anything."""
+    count = len(graph.tensors)
+    for role, indices in (("input", graph.inputs), ("output", graph.outputs)):
+        bad = next((i for i in indices if not 0 <= i < count), None)
+        if bad is not None:
+            return f"subgraph {index} names tensor {bad} as an {role}, but it has {count} tensors"
+    for op in graph.operators:
+        if any(i < 0 for i in op.outputs):
+            return f"operator {op.index} ({op.name}) of subgraph {index} has an omitted (-1) output"
+    for tensor in graph.tensors:
+        if any(d < 0 for d in tensor.shape):
+            return f"tensor {tensor.index} ({tensor.name!r}) has a negative dimension in its shape {list(tensor.shape)}"
+    return None
 
 
 def _subgraph(raw: Any, index: int, content: bytes) -> _Subgraph:
@@ -296,8 +313,7 @@ def _subgraph(raw: Any, index: int, content: bytes) -> _Subgraph:
     buffers = raw.buffers or []
     tensors = tuple(_tensor(i, t, buffers, content) for i, t in enumerate(graph.tensors or ()))
     operators = tuple(
-        _operator(i, op, raw.operatorCodes, index, len(tensors))
-        for i, op in enumerate(graph.operators or ())
+        _operator(i, op, raw.operatorCodes, index, len(tensors)) for i, op in enumerate(graph.operators or ())
     )
     return _Subgraph(
         tensors=tensors,
@@ -310,19 +326,25 @@ def _subgraph(raw: Any, index: int, content: bytes) -> _Subgraph:
 def _tensor(index: int, raw: Any, buffers: list[Any], content: bytes) -> Tensor:
     shape = tuple(int(d) for d in _ints(raw.shape))
     signature = tuple(int(d) for d in _ints(raw.shapeSignature)) or shape
+    if buffers and not 0 <= raw.buffer < len(buffers):
+        raise ModelFormatError(
+            f"tensor {index} refers to buffer {raw.buffer}, but the model has {len(buffers)} buffers",
+            hint="The file is damaged; convert the model again",
+        )
     buffer = buffers[raw.buffer] if 0 < raw.buffer < len(buffers) else None
     if buffer is not None and buffer.offset > 1 and buffer.offset + buffer.size > len(content):
         raise ModelFormatError(
             f"tensor {_text(raw.name)!r} points past the end of the file",
             hint="The file is truncated or damaged; convert the model again",
         )
-    has_data = buffer is not None and (
-        (buffer.data is not None and len(buffer.data) > 0) or buffer.size > 0
-    )
+    has_data = buffer is not None and ((buffer.data is not None and len(buffer.data) > 0) or buffer.size > 0)
+    dtype = _enum_names("TensorType").get(raw.type, f"type{raw.type}").lower()
+    if has_data and buffer is not None and raw.sparsity is None:
+        _check_fits(index, dtype, shape, buffer)
     return Tensor(
         index=index,
-        name=_text(raw.name),
-        dtype=_enum_names("TensorType").get(raw.type, f"type{raw.type}").lower(),
+        name=_name(index, raw.name),
+        dtype=dtype,
         shape=shape,
         shape_signature=signature,
         quantization=_quantization(raw.quantization),
@@ -374,6 +396,50 @@ def _ints(values: Any) -> list[int]:
         return []
     ints: list[int] = np.asarray(values).astype(np.int64).tolist()
     return ints
+
+
+_FIXED_SIZE = {
+    "float32": 4,
+    "float16": 2,
+    "float64": 8,
+    "int32": 4,
+    "int64": 8,
+    "int16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "uint16": 2,
+    "uint32": 4,
+    "uint64": 8,
+    "bool": 1,
+    "bfloat16": 2,
+}
+"""Bytes per element of the types whose constants have exactly shape-product elements."""
+
+
+def _check_fits(index: int, dtype: str, shape: tuple[int, ...], buffer: Any) -> None:
+    width = _FIXED_SIZE.get(dtype)
+    if width is None or any(d < 0 for d in shape):
+        return
+    stored = len(buffer.data) if buffer.data is not None and len(buffer.data) else int(buffer.size)
+    needed = width * int(np.prod(shape, dtype=np.int64))
+    if stored != needed:
+        raise ModelFormatError(
+            f"constant tensor {index} of shape {list(shape)} ({dtype}) needs {needed} bytes, "
+            f"but its buffer holds {stored}",
+            hint="The file is damaged; convert the model again",
+        )
+
+
+def _name(index: int, value: Any) -> str:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ModelFormatError(
+                f"the name of tensor {index} is not UTF-8 text",
+                hint="The file is damaged; convert the model again",
+            ) from None
+    return _text(value)
 
 
 def _text(value: Any) -> str:

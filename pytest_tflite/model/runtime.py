@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 import numpy as np
 
 from ..errors import RuntimeFailure
+from .isolation import ensure_loads_safely
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -38,6 +39,7 @@ class Runner:
         from ai_edge_litert.interpreter import Interpreter
 
         self.model = model
+        ensure_loads_safely(model.content, source=model.name, mode=model.mode)
         try:
             self.interpreter = Interpreter(model_content=model.content, num_threads=num_threads)
             self.interpreter.allocate_tensors()

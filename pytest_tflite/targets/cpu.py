@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import RuntimeFailure
+from ..errors import ModelCrash, RuntimeFailure
 from .compatibility import FLEX_PREFIX, NOWHERE, ON_TARGET, CompatibilityReport, OpPlacement
 from .registry import Target
 
@@ -89,6 +89,8 @@ def _load_and_run(model: TFLiteModel) -> tuple[str | None, str, set[int] | None]
 
     try:
         runner = Runner(model)
+    except ModelCrash:
+        raise
     except RuntimeFailure as exc:
         message = exc.detail or exc.problem
         return f"the interpreter cannot load the model: {_first_line(message)}", message, None

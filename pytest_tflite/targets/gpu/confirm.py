@@ -13,7 +13,6 @@ import ctypes
 import dataclasses
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ...errors import TargetError
+from ...model.isolation import signal_name
 from ..compatibility import CompatibilityReport, OpPlacement
 from ..engine import Finding
 from . import table
@@ -581,11 +581,7 @@ def confirm_on_gpu(content: bytes, *, timeout: float = 60.0) -> Probe:
 
 def _exit_text(returncode: int) -> str:
     if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"LiteRT crashed ({name}) while compiling or running the model on the GPU"
+        return f"LiteRT crashed ({signal_name(-returncode)}) while compiling or running the model on the GPU"
     return f"LiteRT exited with status {returncode} before answering"
 
 
