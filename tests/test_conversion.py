@@ -345,7 +345,7 @@ def test_mode_options_are_part_of_the_key(tmp_path, tiny_tf_keras, calibration_d
     assert len(_cache_files(tmp_path)) == 2
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "poisoned"])
 def test_corrupt_cache_entry_is_discarded_and_reconverted(tmp_path, tiny_tf_keras, damage):
     good = Converter(tmp_path).convert(tiny_tf_keras, "dynamic_int8")
     [entry] = _cache_files(tmp_path)
@@ -353,11 +353,14 @@ def test_corrupt_cache_entry_is_discarded_and_reconverted(tmp_path, tiny_tf_kera
         entry.write_bytes(np.random.default_rng(0).bytes(len(good.content)))
     elif damage == "truncated":
         entry.write_bytes(good.content[: len(good.content) // 2])
+    elif damage == "poisoned":  # a valid model, but not this one
+        entry.write_bytes(Converter().convert(tiny_tf_keras, "float16").content)
     else:
         entry.write_bytes(b"")
 
     converter = Converter(tmp_path)
-    again = converter.convert(tiny_tf_keras, "dynamic_int8")
+    with pytest.warns(UserWarning, match=f"cached model {entry} does not match its digest"):
+        again = converter.convert(tiny_tf_keras, "dynamic_int8")
     assert converter.stats["disk"] == 0
     assert converter.stats["converted"] == 1
     assert again.content == good.content
@@ -374,6 +377,6 @@ def test_cache_files_are_complete(tmp_path, tiny_tf_keras, calibration_data):
     for path in files:
         assert len(path.stem) == 64 and path.parent.name == path.stem[:2], "sha256 key, sharded"
         TFLiteModel(path.read_bytes())  # parses
-    leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix not in (".tflite", ".lock")]
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix not in (".tflite", ".sha256", ".lock")]
     assert leftovers == [], "no temporary files are left behind"
     assert list(tmp_path.rglob("*.tmp")) == []

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from ..atomicfile import write_atomic
 from ..errors import ConversionError
 from ..gate.versions import package_version
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 TOOLCHAIN = ("tensorflow", "keras", "tf-keras", "pytest-tflite")
 """Packages whose version is part of every cache key: the converter, the Keras that
 traces the model, and this plugin's own conversion code."""
@@ -48,20 +49,37 @@ class ConversionCache:
         return self.directory / key[:2] / f"{key}.tflite"
 
     def load(self, key: str) -> bytes | None:
+        """The entry's bytes, or None; an entry whose bytes do not match the digest stored
+        beside them (damaged, or replaced by hand) is discarded with a warning naming it."""
         if not self.enabled:
             return None
+        path = self.path(key)
         try:
-            return self.path(key).read_bytes()
-        except FileNotFoundError:
+            content = path.read_bytes()
+            digest = path.with_suffix(".sha256").read_text().strip()
+        except (FileNotFoundError, UnicodeDecodeError):
             return None
+        if hashlib.sha256(content).hexdigest() != digest:
+            warnings.warn(
+                f"pytest-tflite: the cached model {path} does not match its digest (damaged or "
+                "replaced); it is discarded and converted again",
+                stacklevel=2,
+            )
+            self.discard(key)
+            return None
+        return content
 
     def store(self, key: str, content: bytes) -> None:
+        """Write the digest first, then the bytes: a reader sees both or a miss."""
         if self.enabled:
-            write_atomic(self.path(key), content)
+            path = self.path(key)
+            write_atomic(path.with_suffix(".sha256"), hashlib.sha256(content).hexdigest().encode())
+            write_atomic(path, content)
 
     def discard(self, key: str) -> None:
         if self.enabled:
             self.path(key).unlink(missing_ok=True)
+            self.path(key).with_suffix(".sha256").unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def locked(self, key: str) -> Iterator[None]:
