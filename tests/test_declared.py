@@ -240,7 +240,9 @@ def test_a_declaration_needs_a_name_and_budget_objects():
 
 def test_per_mode_budgets_override_the_model_budget():
     declared = DeclaredModel(
-        "m", source=None, budget=Budget(min_accuracy=0.9, max_size_bytes=1000),
+        "m",
+        source=None,
+        budget=Budget(min_accuracy=0.9, max_size_bytes=1000),
         budgets={"int8": Budget(min_accuracy=0.85)},
     )
     assert declared.budget_for("int8") == BudgetClass(min_accuracy=0.85, max_size_bytes=1000)
@@ -295,3 +297,18 @@ def test_duplicate_names_in_one_module_are_refused(repo):
     result = run(repo, "--collect-only")
     result.stdout.fnmatch_lines(["*declares more than one model called same*"])
 
+
+def test_names_that_share_a_baseline_folder_are_refused_at_collection(runtime_loaded, pytester, tiny_tflite_file):
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        tflite_models=f"""
+        from pytest_tflite import DeclaredModel
+
+        a = DeclaredModel("toy a", source={str(tiny_tflite_file)!r}, modes=["float32"])
+        b = DeclaredModel("toy/a", source={str(tiny_tflite_file)!r}, modes=["float32"])
+        c = DeclaredModel("toy_b", source={str(tiny_tflite_file)!r}, modes=["float32"])
+        """
+    )
+    result = run(pytester, "--collect-only")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*baselines would share one folder: 'toy a' and 'toy/a'*"])

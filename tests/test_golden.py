@@ -154,8 +154,9 @@ def test_a_change_is_written(tmp_path):
 
 def test_targets_merge_and_other_sections_are_replaced(tmp_path):
     path = golden_path(tmp_path, "net", "int8")
-    update_golden(path, baseline(op_histogram={"CONV_2D": 3, "FULLY_CONNECTED": 1},
-                                 targets={"cpu": {"ops_on_target": 4}}))
+    update_golden(
+        path, baseline(op_histogram={"CONV_2D": 3, "FULLY_CONNECTED": 1}, targets={"cpu": {"ops_on_target": 4}})
+    )
     update_golden(path, {"op_histogram": {"CONV_2D": 3}, "targets": {"edgetpu": {"ops_on_target": 2}}})
     data = read_golden(path)
     assert data["op_histogram"] == {"CONV_2D": 3}
@@ -221,8 +222,7 @@ def test_concurrent_updates_all_land(tmp_path):
     update_golden(path, baseline())
     count = 40
     workers = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(path), name, str(count)])
-        for name in ("cpu", "edgetpu")
+        subprocess.Popen([sys.executable, "-c", WORKER, str(path), name, str(count)]) for name in ("cpu", "edgetpu")
     ]
     reads = 0
     while any(w.poll() is None for w in workers):
@@ -242,7 +242,11 @@ def test_concurrent_updates_all_land(tmp_path):
 
 def test_record_holds_what_was_measured_and_no_budget():
     m = Measurement(
-        size_bytes=3056, gzip_size_bytes=2076, metric="accuracy", value=0.75, float32_value=0.8,
+        size_bytes=3056,
+        gzip_size_bytes=2076,
+        metric="accuracy",
+        value=0.75,
+        float32_value=0.8,
         fidelity={"agreement": 0.9, "sqnr_db": 30.123456789},
     )
     report = SimpleNamespace(target="edgetpu", verdict="partial", ops_on_target=2, ops_total=3)
@@ -301,3 +305,73 @@ def test_stale_baselines(tmp_path):
     assert stale_baselines(tmp_path, {used}) == [unused]
     assert stale_baselines(tmp_path, {used, unused}) == []
     assert stale_baselines(tmp_path / "missing", set()) == []
+
+
+# --- baselines that cannot lie --------------------------------------------------------
+
+GOOD = {
+    "schema_version": 1,
+    "model": "toy",
+    "mode": "int8",
+    "size_bytes": 1000,
+    "metric": {"name": "accuracy", "value": 0.9, "higher_is_better": True},
+    "targets": {"cpu": {"verdict": "compatible", "ops_on_target": 3, "ops_total": 3}},
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('"size_bytes": "abc"', "'size_bytes': expected an integer, not the text 'abc'"),
+        ('"size_bytes": 1e400', "'size_bytes': expected an integer"),
+        ('"size_bytes": 10000000000000000000000000000000000000000', "'size_bytes': expected an integer from 0"),
+        ('"targets": []', "'targets': expected an object, not a list"),
+        ('"targets": {"cpu": {"ops_on_target": "3"}}', "'targets.cpu.ops_on_target'"),
+        ('"metric": {"name": "accuracy", "value": NaN}', "holds NaN"),
+        ('"metric": {"name": "accuracy", "value": Infinity}', "holds Infinity"),
+        ('"metric": {"name": "accuracy", "value": 1e400}', "'metric.value': expected a finite number"),
+    ],
+    ids=["text-size", "huge-float-size", "huge-int-size", "list-targets", "text-count", "nan", "infinity", "1e400"],
+)
+def test_a_baseline_with_a_value_no_writer_records_is_refused_naming_the_file_and_key(tmp_path, text, where):
+    path = tmp_path / "toy" / "int8.json"
+    path.parent.mkdir()
+    base = json.dumps({k: v for k, v in GOOD.items() if k not in text.split(":")[0].strip('"')})
+    path.write_text(base[:-1] + ", " + text + "}")
+    with pytest.raises(GoldenError) as excinfo:
+        read_golden(path)
+    assert str(path) in str(excinfo.value) and where in str(excinfo.value)
+
+
+def test_a_well_formed_baseline_is_read(tmp_path):
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(GOOD))
+    assert read_golden(path) == GOOD
+
+
+def test_a_baseline_recorded_for_another_model_fails(tmp_path):
+    from pytest_tflite.gate.baseline import Gate
+
+    gate = Gate(tmp_path)
+    path = gate.path("toy a", "int8")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({**GOOD, "model": "toy_a"}))
+    assert gate.path("toy_a", "int8") == path
+    with pytest.raises(GoldenError, match="recorded for model 'toy_a', mode 'int8', not model 'toy a'"):
+        gate.baseline("toy a", "int8")
+    assert gate.baseline("toy_a", "int8")["model"] == "toy_a"
+
+
+def test_the_lock_folder_is_private_to_the_user(tmp_path, monkeypatch):
+    import stat as stat_module
+    import tempfile
+
+    from pytest_tflite.gate.golden import lock_path
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    folder = lock_path(tmp_path / "golden" / "toy" / "int8.json").parent
+    assert stat_module.S_IMODE(folder.stat().st_mode) == 0o700
+    assert folder.stat().st_uid == os.getuid()
+    folder.chmod(0o777)
+    with pytest.raises(GoldenError, match="is not private to this user"):
+        lock_path(tmp_path / "golden" / "toy" / "int8.json")

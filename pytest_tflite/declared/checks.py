@@ -17,6 +17,7 @@ from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TFLiteError
+from ..gate.golden import model_folder
 from ..gate.budget import Budget
 from ..gate.measurement import Measurement
 from ..report import keys
@@ -144,6 +145,16 @@ def declared_in(module: ModuleType) -> list[DeclaredModel]:
         raise TFLiteError(
             f"{module.__name__} declares more than one model called {', '.join(duplicates)}",
             hint="Give every declared model its own name: it names the tests and the baselines",
+        )
+    folders: dict[str, list[str]] = {}
+    for name in names:
+        folders.setdefault(model_folder(name), []).append(name)
+    shared = [group for group in folders.values() if len(group) > 1]
+    if shared:
+        pairs = "; ".join(" and ".join(repr(n) for n in group) for group in shared)
+        raise TFLiteError(
+            f"{module.__name__} declares models whose baselines would share one folder: {pairs}",
+            hint="Give the models names that differ in letters or digits, not only in spaces, slashes or underscores",
         )
     return unique
 

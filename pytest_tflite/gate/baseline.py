@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TFLiteError
+from ..errors import GoldenError, TFLiteError
 from .budget import DEFAULT_BUDGET, Budget, budget_for
 from .golden import (
     UPDATE_OPTION,
@@ -71,8 +71,20 @@ class Gate:
         return golden_path(self.golden_dir, model, mode)
 
     def baseline(self, model: str, mode: str | None) -> dict[str, Any] | None:
-        """The baseline measurements are compared with: none while updating."""
-        return None if self.update else read_golden(self.path(model, mode))
+        """The baseline measurements are compared with: none while updating. A baseline
+        recorded for another model or mode (two names that map to one file) is refused."""
+        if self.update:
+            return None
+        path = self.path(model, mode)
+        data = read_golden(path)
+        if data is not None and (data.get("model"), data.get("mode")) != (model, mode):
+            raise GoldenError(
+                f"the golden baseline {path} was recorded for model {data.get('model')!r}, mode "
+                f"{data.get('mode')!r}, not model {model!r}, mode {mode!r}",
+                hint="Give the models names that differ in letters or digits (spaces, slashes "
+                "and underscores map to one file name), then record the baseline again",
+            )
+        return data
 
     def check(
         self,
@@ -142,8 +154,12 @@ def _names(rows: Iterable[Comparison]) -> str:
 
 
 def _failure(
-    model: str, mode: str | None, rows: tuple[Comparison, ...], golden: Mapping[str, Any] | None,
-    path: Path, nodeid: str,
+    model: str,
+    mode: str | None,
+    rows: tuple[Comparison, ...],
+    golden: Mapping[str, Any] | None,
+    path: Path,
+    nodeid: str,
 ) -> BaselineFailure:
     command = f"pytest {UPDATE_OPTION} '{nodeid}'"
     path = _shown(path)
@@ -151,10 +167,7 @@ def _failure(
     missing = [row for row in rows if row.verdict == NEW]
     if failed:
         problem = f"worse than its golden baseline or over budget: {_names(failed)}"
-        hint = (
-            f"If the change is intended and within budget, record it with {command} and "
-            f"review the diff of {path}"
-        )
+        hint = f"If the change is intended and within budget, record it with {command} and review the diff of {path}"
     else:
         what = "no golden baseline" if golden is None else f"no golden value for {_names(missing)}"
         problem = f"{what} in {path}"

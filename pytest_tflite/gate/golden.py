@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 import math
 import numbers
 import re
@@ -48,17 +50,39 @@ whole: a histogram that lost an operator must not keep it."""
 
 def golden_path(root: str | Path, model: str, mode: str | None) -> Path:
     """``root/<model>/<mode>.json``, with names made safe for any file system."""
-    return Path(root) / _safe(model) / f"{_safe(mode or 'none')}.json"
+    return Path(root) / model_folder(model) / f"{_safe(mode or 'none')}.json"
+
+
+def model_folder(model: str) -> str:
+    """The folder of a model's baselines: names differing only in unsafe characters share it."""
+    return _safe(model)
 
 
 def lock_path(path: str | Path) -> Path:
     """The lock of a baseline, outside the golden folder so that nothing but baselines is
-    ever committed: one file per baseline path in the machine's temporary folder, shared
-    by every process (and pytest-xdist worker) of this machine."""
+    ever committed: one file per baseline path in a folder of the machine's temporary
+    directory that belongs to this user alone (mode 0700), shared by every process (and
+    pytest-xdist worker) of this user."""
     digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:32]
-    folder = Path(tempfile.gettempdir()) / "pytest-tflite-golden-locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{digest}.lock"
+    return private_lock_folder() / f"{digest}.lock"
+
+
+def private_lock_folder() -> Path:
+    """``pytest-tflite-golden-locks-<uid>``, created 0700 and refused when someone else
+    owns it or can write to it (another user could otherwise block or race updates)."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    folder = Path(tempfile.gettempdir()) / f"pytest-tflite-golden-locks-{uid if uid is not None else 'user'}"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if uid is None:
+        return folder
+    info = folder.lstat()
+    if folder.is_symlink() or info.st_uid != uid or info.st_mode & 0o077:
+        raise GoldenError(
+            f"the lock folder {folder} is not private to this user (owner uid {info.st_uid}, "
+            f"mode {stat.filemode(info.st_mode)})",
+            hint=f"Remove {folder} (another user or program created it) and run again",
+        )
+    return folder
 
 
 def record(
@@ -174,8 +198,10 @@ def _read_text(path: Path) -> str | None:
 
 def _parse(text: str, path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise _unreadable(path, str(exc)) from None
         where = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
         raise _unreadable(path, f"is not valid JSON ({where})") from None
     if not isinstance(data, dict):
@@ -184,7 +210,104 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
     if version != GOLDEN_SCHEMA_VERSION:
         found = "no schema_version" if version is None else f"schema version {version!r}"
         raise _unreadable(path, f"has {found}; this pytest-tflite reads version {GOLDEN_SCHEMA_VERSION}")
+    problem = shape_problem(data)
+    if problem:
+        raise _unreadable(path, problem)
     return data
+
+
+def _no_constant(token: str) -> Any:
+    raise ValueError(f"holds {token}, which a baseline never records (JSON has no NaN or infinity)")
+
+
+# --- what each key may hold -----------------------------------------------------------
+
+MAX_COUNT = 2**53
+"""Largest integer a baseline records (sizes, operator counts): beyond it a float cannot
+hold it exactly, and no model comes near."""
+MAX_VALUE = 1e15
+"""Largest magnitude of a recorded float (metrics, fidelity)."""
+
+
+def _count(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"an integer, not {_kind(value)}"
+    if not 0 <= value <= MAX_COUNT:
+        return f"an integer from 0 to 2**53, not {value}"
+    return None
+
+
+def _number(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"a number, not {_kind(value)}"
+    if not math.isfinite(value) or abs(value) > MAX_VALUE:
+        return f"a finite number of magnitude up to 1e15, not {value}"
+    return None
+
+
+def _optional(check: Any) -> Any:
+    return lambda value: None if value is None else check(value)
+
+
+def _text_value(value: Any) -> str | None:
+    return None if isinstance(value, str) else f"text, not {_kind(value)}"
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"true or false, not {_kind(value)}"
+
+
+def _object_of(fields: Mapping[str, Any] | None = None, values: Any = None) -> Any:
+    """An object whose named ``fields`` pass their checks, or all of whose ``values`` do."""
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return f"an object, not {_kind(value)}"
+        for key, item in value.items():
+            rule = (fields or {}).get(key, values)
+            problem = rule(item) if rule is not None else None
+            if problem:
+                return f"[{key}]{problem}"
+        return None
+
+    return check
+
+
+_KEYS: dict[str, Any] = {
+    "model": _text_value,
+    "mode": _optional(_text_value),
+    "size_bytes": _count,
+    "gzip_size_bytes": _count,
+    "float32_value": _optional(_number),
+    "metric": _object_of({"name": _text_value, "value": _number, "higher_is_better": _flag}),
+    "fidelity": _optional(_object_of(values=_optional(_number))),
+    "op_histogram": _object_of(values=_count),
+    "targets": _object_of(values=_object_of({"verdict": _text_value, "ops_on_target": _count, "ops_total": _count})),
+    "versions": _object_of(values=_text_value),
+}
+"""What each key of a baseline may hold; a baseline is refused when any value does not."""
+
+
+def shape_problem(data: Mapping[str, Any]) -> str | None:
+    """Which key holds a value a baseline never records (a wrong type, a number out of
+    range), so a damaged file cannot switch a check off."""
+    for key, check in _KEYS.items():
+        if key in data:
+            problem = check(data[key])
+            if problem:
+                inner = re.match(r"((?:\[[^\]]*\])*)(.*)", problem, re.S)
+                assert inner is not None
+                where = ".".join([key, *re.findall(r"\[([^\]]*)\]", inner.group(1))])
+                return f"has a bad value at {where!r}: expected {inner.group(2)}"
+    return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return {dict: "an object", list: "a list", bool: "true/false"}.get(type(value), repr(value))
 
 
 def _unreadable(path: Path, problem: str) -> GoldenError:
@@ -197,9 +320,7 @@ def _unreadable(path: Path, problem: str) -> GoldenError:
 # --- updating -------------------------------------------------------------------------
 
 
-def update_golden(
-    path: str | Path, changes: Mapping[str, Any], *, discard_invalid: bool = False
-) -> bool:
+def update_golden(path: str | Path, changes: Mapping[str, Any], *, discard_invalid: bool = False) -> bool:
     """Merge ``changes`` into the baseline at ``path``; return whether the file changed.
 
     The read, merge and write happen under a file lock, so concurrent updates of one
@@ -256,9 +377,7 @@ def merge(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, A
 # --- reporting ------------------------------------------------------------------------
 
 
-def version_differences(
-    golden: Mapping[str, Any] | None, current_versions: Mapping[str, str]
-) -> list[str]:
+def version_differences(golden: Mapping[str, Any] | None, current_versions: Mapping[str, str]) -> list[str]:
     """Lines naming each package whose version differs from the baseline's, for a failure
     message: a changed converter often explains a changed model."""
     recorded = (golden or {}).get("versions") or {}
@@ -278,8 +397,7 @@ def stale_baselines(root: str | Path, used: Iterable[str | Path]) -> list[Path]:
     return sorted(
         p
         for p in root.glob("*/*.json")
-        if p.is_file() and not p.name.startswith(".") and not p.parent.name.startswith(".")
-        and p.resolve() not in seen
+        if p.is_file() and not p.name.startswith(".") and not p.parent.name.startswith(".") and p.resolve() not in seen
     )
 
 
