@@ -17,8 +17,8 @@ from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TFLiteError
-from ..gate.golden import model_folder
 from ..gate.budget import Budget
+from ..gate.golden import model_folder
 from ..gate.measurement import Measurement
 from ..report import keys
 
