@@ -65,10 +65,28 @@ def _parameters(session: TFLiteSession, metafunc: pytest.Metafunc, names: list[s
     params = []
     for combination in itertools.product(*axes):
         chosen = dict(zip(names, combination))
+        unknown = _unknown_mode(chosen.get("tflite_mode"))
+        if unknown is not None:
+            shown: list[object] = [unknown if name == "tflite_mode" else value for name, value in chosen.items()]
+            params.append(pytest.param(*shown, id="-".join(combination)))
+            continue
         reason = _never_holds(chosen.get("tflite_mode"), chosen.get("tflite_target"))
         marks = [pytest.mark.skip(reason=reason)] if reason else []
         params.append(pytest.param(*combination, id="-".join(combination), marks=marks))
     return params
+
+
+def _unknown_mode(mode: str | None) -> _Invalid | None:
+    """The parameter of a mode no registry knows: its tests fail with the mode's error."""
+    if mode is None:
+        return None
+    from .conversion.modes import get_mode
+
+    try:
+        get_mode(mode)
+    except TFLiteError as exc:
+        return _Invalid(exc)
+    return None
 
 
 def _never_holds(mode: str | None, target: str | None) -> str | None:

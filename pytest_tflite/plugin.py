@@ -7,6 +7,7 @@ so nothing here imports TensorFlow, numpy or the training code.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,6 +108,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             declared, mode, _ = declared_check(item)
             if declared is not None and mode is not None:
                 session.used_golden.add(str(session.gate.path(declared.name, mode)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Warn about ini budget scopes that name nothing this run collected."""
+    from .conversion.modes import mode_names
+    from .session import unmatched_budget_scopes
+
+    tflite = tflite_session_of(session.config)
+    if not tflite.declared_names:
+        return
+    for scope in unmatched_budget_scopes(tflite.settings.budgets, tflite.declared_names, mode_names()):
+        warnings.warn(
+            pytest.PytestConfigWarning(
+                f"pytest-tflite: the tflite_budgets scope {scope!r} names no declared model and no "
+                f"mode, so its budget never applies (declared: {', '.join(sorted(tflite.declared_names))})"
+            ),
+            stacklevel=1,
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> str:

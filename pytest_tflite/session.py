@@ -9,7 +9,7 @@ imports TensorFlow.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
@@ -62,6 +62,8 @@ class TFLiteSession:
         self._memo: dict[Hashable, Any] = {}
         self.used_golden: set[str] = set()
         """Baselines the checks of this run looked at (for the stale listing)."""
+        self.declared_names: set[str] = set()
+        """Every declared model collected, selected or not (for the budget scopes' check)."""
         self.deselected = False
         self.stopped_early = False
 
@@ -176,10 +178,11 @@ class TFLiteSession:
         selected = self.selected_modes()
         if marker_modes is None:
             return selected
-        from .conversion.modes import get_mode
+        from .conversion.modes import mode_names
 
-        wanted = [get_mode(m).name for m in marker_modes]
-        return [m for m in wanted if m in selected]
+        known = set(mode_names())
+        # An unknown mode stays, so that its own tests fail with ModeError and only they.
+        return [m for m in marker_modes if m not in known or m in selected]
 
     def targets_for(self, marker_targets: Sequence[str] | None) -> list[str]:
         """The selected targets a test checks, narrowed by its ``tflite`` marker."""
@@ -268,6 +271,20 @@ class TFLiteSession:
                 stats.get("converted", 0), stats.get("disk", 0), stats.get("memory", 0)
             )
         ]
+
+
+def unmatched_budget_scopes(scopes: Iterable[str], models: set[str], modes: Iterable[str]) -> list[str]:
+    """Budget scopes of the ini file that name no declared model and no mode (a typo, or
+    a renamed model): their budgets would never apply."""
+    known_modes = set(modes)
+
+    def matches(scope: str) -> bool:
+        if scope == "*" or scope in known_modes or scope in models:
+            return True
+        model, _, mode = scope.rpartition("/")
+        return model in models and mode in known_modes
+
+    return [scope for scope in scopes if not matches(scope)]
 
 
 def tflite_session_of(config: pytest.Config) -> TFLiteSession:

@@ -312,3 +312,27 @@ def test_names_that_share_a_baseline_folder_are_refused_at_collection(runtime_lo
     result = run(pytester, "--collect-only")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*baselines would share one folder: 'toy a' and 'toy/a'*"])
+
+
+def test_a_budget_scope_that_names_nothing_warns_at_collection(repo):
+    repo.makeini(INI + "tflite_budgets =\n    tyo/int8: max_size_bytes=100\n    toy/int8: max_size_bytes=100000\n")
+    result = run(repo, "--collect-only", "-q")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*scope 'tyo/int8' names no declared model and no mode*declared: toy*"])
+    assert "'toy/int8' names" not in result.stdout.str()
+
+
+def test_an_unknown_mode_fails_only_its_own_tests(runtime_loaded, pytester, tiny_tflite_file):
+    pytester.makeini("[pytest]\ntflite_targets = cpu\naddopts = --benchmark-skip\n")
+    pytester.makepyfile(
+        tflite_models=f"""
+        from pytest_tflite import DeclaredModel
+
+        m = DeclaredModel("m", source={str(tiny_tflite_file)!r}, modes=["float32", "flaot16"])
+        """
+    )
+    result = run(pytester, "--tflite-update-golden")
+    outcomes = result.parseoutcomes()
+    assert outcomes["errors"] == 4 and outcomes["passed"] >= 2, result.stdout.str()
+    errors = [line for line in result.outlines if line.startswith("ERROR")]
+    assert all("[flaot16" in line and "ModeError" in line for line in errors), errors

@@ -17,7 +17,7 @@ from ..conversion.modes import Mode
 from ..errors import TFLiteError
 from ..gate.baseline import METRIC, PLACEMENT, SIZE
 from ..report.keys import CHECK_KEY
-from ..session import TFLiteSession, skip_unavailable
+from ..session import TFLiteSession, skip_unavailable, tflite_session_of
 from . import checks
 from .checks import DeclaredModel, declared_in
 
@@ -37,6 +37,7 @@ class DeclaredModule(pytest.Module):
             models = declared_in(self.obj)
         except TFLiteError as exc:
             raise self.CollectError(str(exc)) from None
+        tflite_session_of(self.config).declared_names.update(m.name for m in models)
         collected = list(super().collect())
         return collected + [DeclaredClass.from_parent(self, name=m.name, declared=m) for m in models]
 
