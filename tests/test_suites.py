@@ -3,6 +3,7 @@ and a slice of it passes against the committed baselines."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,8 +69,9 @@ def _layout(model):
     return tuple(model.input_shape), layers
 
 
-@pytest.mark.parametrize("name", ["dense_mlp", "mobilenet", "shufflenet", "efficientnet_lite",
-                                  "efficientnet_lite_se", "lstm_rows"])
+@pytest.mark.parametrize(
+    "name", ["dense_mlp", "mobilenet", "shufflenet", "efficientnet_lite", "efficientnet_lite_se", "lstm_rows"]
+)
 def test_weight_file_matches_its_architecture(tf_keras, name):
     from suites.architectures import build
     from suites.train import weights_path
@@ -84,9 +86,21 @@ def test_a_slice_of_the_suite_passes_against_the_committed_baselines(tmp_path):
     """The dense classifier's float32 and Edge TPU forms, converted afresh, on every target."""
     report = tmp_path / "report.xml"
     command = [
-        sys.executable, "-m", "pytest", "suites/tflite_models.py", "-k", "dense_mlp and (float32 or full_int8)",
-        "--tflite-target", "all", "--tflite-cache-dir", str(tmp_path / "cache"), "--benchmark-disable",
-        "-p", "no:cacheprovider", "-q", f"--junitxml={report}",
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/tflite_models.py",
+        "-k",
+        "dense_mlp and (float32 or full_int8)",
+        "--tflite-target",
+        "all",
+        "--tflite-cache-dir",
+        str(tmp_path / "cache"),
+        "--benchmark-disable",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--junitxml={report}",
     ]
     before = {p: p.read_bytes() for p in GOLDEN.glob("dense_mlp/*.json")}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -106,3 +120,39 @@ def test_figures_print_a_row_per_declared_model_and_mode(declared):
     rows = {(model, mode.strip("`")) for model, mode in cells if model in declared}
     assert rows == {(n, m) for n, d in declared.items() for m in d.modes or mode_names()}
     assert "no baseline" not in done.stdout
+
+
+@pytest.mark.slow
+def test_a_slice_of_the_suites_runs_without_a_network(tmp_path):
+    """No network at run time: the suite's data ship with scikit-learn, its weights and
+    baselines with the repository; run inside a network namespace where the machine allows one."""
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("this machine does not allow a network namespace (unshare -rn)")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [
+            unshare,
+            "-rn",
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--tflite-target=cpu",
+            f"--tflite-cache-dir={tmp_path}",
+            "-k",
+            "dense_mlp and float32 and not qat and not latency",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout
