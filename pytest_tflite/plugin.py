@@ -17,7 +17,7 @@ import pytest
 from .errors import TFLiteError
 from .latency import comparison_problem
 from .options import add_options, read_run_settings
-from .session import SESSION_KEY, WORKER_OUTPUT_KEY, TFLiteSession, tflite_session_of
+from .session import RUN_ID_KEY, SESSION_KEY, WORKER_OUTPUT_KEY, TFLiteSession, tflite_session_of
 
 if TYPE_CHECKING:
     from .conversion.modes import Mode
@@ -41,6 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     settings = read_run_settings(config)
     session = TFLiteSession(settings)
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        session.join_controller(workerinput)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "tflite-session")
     if settings.verbose:
@@ -162,8 +165,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[WORKER_OUTPUT_KEY] = tflite.worker_output()
-    elif not session.config.option.collectonly and tflite.settings.report_paths:
+        return
+    if tflite.settings.update_golden and not tflite.stopped_early:
+        tflite.gate.finish_update(tflite.used_golden)
+    if not session.config.option.collectonly and tflite.settings.report_paths:
         tflite.report.write(tflite.summary(), session.config.invocation_params.dir)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: give each worker the run's id, so its baseline marks are this run's."""
+    node.workerinput[RUN_ID_KEY] = tflite_session_of(node.config).run_id
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -8,8 +8,10 @@ imports TensorFlow.
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
@@ -66,6 +68,15 @@ class TFLiteSession:
         """Every declared model collected, selected or not (for the budget scopes' check)."""
         self.deselected = False
         self.stopped_early = False
+        self.run_id = uuid.uuid4().hex
+        """One id for the controller and all its workers (pytest-xdist passes it on)."""
+        self.controller_pid: int | None = None
+        """Set in a pytest-xdist worker: the controller process that started it."""
+
+    def join_controller(self, workerinput: Mapping[str, Any]) -> None:
+        """In a pytest-xdist worker: take the controller's run id, and note its process."""
+        self.run_id = str(workerinput.get(RUN_ID_KEY, self.run_id))
+        self.controller_pid = os.getppid()
 
     @property
     def report(self) -> RunReport:
@@ -83,7 +94,13 @@ class TFLiteSession:
             from .gate.baseline import Gate
 
             settings = self.settings
-            self._gate = Gate(golden_dir=settings.golden_dir, update=settings.update_golden, budgets=settings.budgets)
+            self._gate = Gate(
+                golden_dir=settings.golden_dir,
+                update=settings.update_golden,
+                budgets=settings.budgets,
+                run_id=self.run_id,
+                controller_pid=self.controller_pid,
+            )
         return self._gate
 
     @property
@@ -271,6 +288,10 @@ class TFLiteSession:
                 stats.get("converted", 0), stats.get("disk", 0), stats.get("memory", 0)
             )
         ]
+
+
+RUN_ID_KEY = "tflite_run_id"
+"""The run id in pytest-xdist's ``workerinput``."""
 
 
 def unmatched_budget_scopes(scopes: Iterable[str], models: set[str], modes: Iterable[str]) -> list[str]:

@@ -336,3 +336,28 @@ def test_an_unknown_mode_fails_only_its_own_tests(runtime_loaded, pytester, tiny
     assert outcomes["errors"] == 4 and outcomes["passed"] >= 2, result.stdout.str()
     errors = [line for line in result.outlines if line.startswith("ERROR")]
     assert all("[flaot16" in line and "ModeError" in line for line in errors), errors
+
+
+KILL_AFTER_SIZE = """
+import os
+import signal
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    if nodeid.endswith("toy::test_size[float32]"):
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_update_leaves_its_baselines_marked_and_the_next_run_says_so(repo):
+    repo.makeconftest(KILL_AFTER_SIZE)
+    killed = repo.runpytest_subprocess("-p", "no:cacheprovider", "--tflite-update-golden")
+    assert killed.ret == -9
+    assert baseline(repo, "float32")["update_in_progress"]
+    (repo.path / "conftest.py").unlink()
+    compared = run(repo, "-k", "test_size and float32")
+    compared.assert_outcomes(failed=1)
+    compared.stdout.fnmatch_lines(["*was written by an update that did not finish*"])
+    run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
+    assert "update_in_progress" not in baseline(repo, "float32")
+    run(repo, "-k", "test_size").assert_outcomes(passed=2)

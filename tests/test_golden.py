@@ -375,3 +375,19 @@ def test_the_lock_folder_is_private_to_the_user(tmp_path, monkeypatch):
     folder.chmod(0o777)
     with pytest.raises(GoldenError, match="is not private to this user"):
         lock_path(tmp_path / "golden" / "toy" / "int8.json")
+
+
+def test_a_worker_whose_controller_has_gone_writes_no_baseline(tmp_path):
+    from pytest_tflite.gate.baseline import SIZE, BaselineFailure, Gate
+    from pytest_tflite.gate.budget import DEFAULT_BUDGET
+
+    measurement = Measurement(size_bytes=100, gzip_size_bytes=80)
+    orphan = Gate(tmp_path, update=True, run_id="r", controller_pid=os.getppid() + 1)
+    with pytest.raises(BaselineFailure, match="controller of this worker has gone"):
+        orphan.check("toy", "int8", measurement, SIZE, budget=DEFAULT_BUDGET, nodeid="t")
+    assert not orphan.path("toy", "int8").exists()
+    alive = Gate(tmp_path, update=True, run_id="r", controller_pid=os.getppid())
+    assert alive.check("toy", "int8", measurement, SIZE, budget=DEFAULT_BUDGET, nodeid="t").written
+    assert read_golden(alive.path("toy", "int8"))["update_in_progress"] == "r"
+    alive.finish_update([alive.path("toy", "int8")])
+    assert "update_in_progress" not in read_golden(alive.path("toy", "int8"))

@@ -9,6 +9,7 @@ keep every absolute budget: updating baselines can never loosen a gate.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from ..errors import GoldenError, TFLiteError
 from .budget import DEFAULT_BUDGET, Budget, budget_for
 from .golden import (
     UPDATE_OPTION,
+    clear_key,
     golden_path,
     read_golden,
     record,
@@ -40,6 +42,9 @@ _OWNED = {
 """The baseline keys each check records: only what it judged, so an update can never
 slip in a value another check refused."""
 _ALWAYS = ("schema_version", "model", "mode", "versions")
+UPDATING = "update_in_progress"
+"""Set (to the run's id) by every write of an update run, and dropped when the run
+finishes: a baseline that still has it was left half-updated."""
 
 
 class BaselineFailure(TFLiteError, AssertionError):
@@ -62,6 +67,10 @@ class Gate:
     golden_dir: Path
     update: bool = False
     budgets: Mapping[str, Budget] = dataclasses.field(default_factory=dict)
+    run_id: str | None = None
+    """Marks the baselines an update run writes until it finishes (see :data:`UPDATING`)."""
+    controller_pid: int | None = None
+    """A pytest-xdist worker's controller: when it is gone, the worker writes nothing."""
 
     def budget(self, model: str, mode: str | None, declared: Budget | None = None) -> Budget:
         """Defaults, then the model's declared budget, then the ini scopes (most specific last)."""
@@ -77,6 +86,13 @@ class Gate:
             return None
         path = self.path(model, mode)
         data = read_golden(path)
+        if data is not None and UPDATING in data:
+            raise GoldenError(
+                f"the golden baseline {path} was written by an update that did not finish "
+                "(killed, interrupted or stopped at a failure): some of its figures may be new "
+                "and others old",
+                hint=f"Run the update again to the end ({UPDATE_OPTION}) before committing it",
+            )
         if data is not None and (data.get("model"), data.get("mode")) != (model, mode):
             raise GoldenError(
                 f"the golden baseline {path} was recorded for model {data.get('model')!r}, mode "
@@ -117,8 +133,25 @@ class Gate:
                 "budget in code or in the tflite_budgets ini key on purpose",
                 detail=format_comparisons(rows),
             )
+        self._refuse_orphaned_write(model, mode)
         changes = _changes(model, mode, measurement, part, op_histogram, list(reports))
-        return Outcome(rows, path, update_golden(path, changes, discard_invalid=True))
+        mark = (UPDATING, self.run_id) if self.run_id else None
+        return Outcome(rows, path, update_golden(path, changes, discard_invalid=True, mark=mark))
+
+    def _refuse_orphaned_write(self, model: str, mode: str | None) -> None:
+        if self.controller_pid is not None and os.getppid() != self.controller_pid:
+            raise BaselineFailure(
+                "the pytest-xdist controller of this worker has gone, so this worker writes no baseline",
+                source=model,
+                mode=mode,
+                hint="Run the update again; a run whose controller was killed is not finished",
+            )
+
+    def finish_update(self, paths: Iterable[str | Path]) -> None:
+        """The update ran to its end: the baselines it stood for are whole again (a mark an
+        earlier, interrupted update left on them included)."""
+        for path in paths:
+            clear_key(Path(path), UPDATING)
 
 
 def _changes(

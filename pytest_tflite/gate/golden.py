@@ -320,13 +320,20 @@ def _unreadable(path: Path, problem: str) -> GoldenError:
 # --- updating -------------------------------------------------------------------------
 
 
-def update_golden(path: str | Path, changes: Mapping[str, Any], *, discard_invalid: bool = False) -> bool:
+def update_golden(
+    path: str | Path,
+    changes: Mapping[str, Any],
+    *,
+    discard_invalid: bool = False,
+    mark: tuple[str, str] | None = None,
+) -> bool:
     """Merge ``changes`` into the baseline at ``path``; return whether the file changed.
 
     The read, merge and write happen under a file lock, so concurrent updates of one
     baseline by several processes all land; the write is atomic, so a reader never
     sees half a file. An unreadable baseline raises GoldenError unless
     ``discard_invalid`` (what an explicit update asks for), which starts it afresh.
+    ``mark`` (key, value) is set on the file by a write that changes it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -339,12 +346,14 @@ def update_golden(path: str | Path, changes: Mapping[str, Any], *, discard_inval
             hint=f"If no other run is writing it, delete {lock_path(path)} and run again",
         ) from None
     try:
-        return _update_locked(path, changes, discard_invalid)
+        return _update_locked(path, changes, discard_invalid, mark)
     finally:
         lock.release()
 
 
-def _update_locked(path: Path, changes: Mapping[str, Any], discard_invalid: bool) -> bool:
+def _update_locked(
+    path: Path, changes: Mapping[str, Any], discard_invalid: bool, mark: tuple[str, str] | None
+) -> bool:
     old_text = _read_text(path)
     current: dict[str, Any] = {}
     if old_text is not None:
@@ -355,11 +364,27 @@ def _update_locked(path: Path, changes: Mapping[str, Any], discard_invalid: bool
                 raise
     merged = merge(current, changes)
     merged["schema_version"] = GOLDEN_SCHEMA_VERSION
-    text = dump(merged)
-    if text == old_text:
+    if dump(merged) == old_text:
         return False
-    write_atomic(path, text.encode("utf-8"))
+    if mark is not None:  # only a write that changes something marks the file
+        merged[mark[0]] = mark[1]
+    write_atomic(path, dump(merged).encode("utf-8"))
     return True
+
+
+def clear_key(path: Path, key: str) -> None:
+    """Remove ``key`` from the baseline at ``path``, if it is there (under the lock)."""
+    lock = FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT_S)
+    with lock:
+        try:
+            text = _read_text(path)
+            data = _parse(text, path) if text is not None else {}
+        except GoldenError:  # a damaged file is reported by the checks that read it
+            return
+        if key not in data:
+            return
+        del data[key]
+        write_atomic(path, dump(data).encode("utf-8"))
 
 
 def merge(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
