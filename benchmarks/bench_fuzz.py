@@ -13,7 +13,8 @@ each written back through LiteRT's flatbuffer schema. Every file goes through
 one long-lived child process, restarted when it dies), and a share of them through pytest
 sessions that declare them as models beside a healthy one. It prints, per path:
 
-* clean: exit 0 (a report), 1 (off target) or 2 (an error in words);
+* clean: exit 0 (a report), 1 (off target) or 2 (an error in words, a crash of LiteRT
+  contained in the child process among them);
 * tracebacks: an exception that is not one of pytest-tflite's errors;
 * signals: the process died by a signal;
 * hangs: no answer within the timeout;
@@ -156,7 +157,8 @@ for line in sys.stdin:
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                codes.append(main([command[0], path, *command[1:]]))
+                code = main([command[0], path, *command[1:]])
+            codes.append("contained" if "crashed with SIG" in out.getvalue() else code)
         except SystemExit as exc:
             codes.append(exc.code if isinstance(exc.code, int) else 2)
         except BaseException as exc:
@@ -196,7 +198,7 @@ class Driver:
             self.process = self._start()
             return "signal", f"exit {code}"
         codes = json.loads(line)
-        broken = [c for c in codes if isinstance(c, str)]
+        broken = [c for c in codes if isinstance(c, str) and c.startswith("traceback:")]
         if broken:
             return "traceback", broken[0]
         return "clean", ",".join(str(c) for c in codes)
@@ -265,6 +267,13 @@ def _our_errors() -> set[str]:
 _OUR_ERRORS = _our_errors()
 
 
+_ANSWERS = {
+    "0": "exit 0",
+    "1": "exit 1 (off target)",
+    "2": "exit 2 (error in words)",
+    "contained": "exit 2 (a crash contained in the child)",
+}
+
 # --- the gauge ------------------------------------------------------------------------
 
 
@@ -291,10 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     cli: collections.Counter[str] = collections.Counter()
     by_kind: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     examples: dict[str, str] = {}
+    answers: collections.Counter[str] = collections.Counter()
     driver = Driver()
     for path, kind in files:
         outcome, detail = driver.run(path)
         cli[outcome] += 1
+        if outcome == "clean":
+            answers.update(detail.split(","))
         by_kind[kind][outcome] += 1
         if outcome != "clean":
             examples.setdefault(outcome, f"{path.name}: {detail}")
@@ -315,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         f"CLI ({len(COMMANDS)} commands a file): clean {cli['clean']}, tracebacks {cli['traceback']}, "
         f"signals {cli['signal']}, hangs {cli['hang']}  ({cli_seconds:.0f} s)"
     )
+    print("  answers: " + ", ".join(f"{_ANSWERS.get(k, k)} {v}" for k, v in sorted(answers.items())))
     for kind, counts in sorted(by_kind.items()):
         print(f"  {kind:<10} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(
