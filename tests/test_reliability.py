@@ -115,3 +115,13 @@ def test_a_constant_that_does_not_fit_its_buffer_is_a_model_error(reshape_model)
 
 def _has_data(buffer) -> bool:
     return buffer.data is not None and len(buffer.data) > 0
+
+
+def test_after_a_crash_the_next_model_loads_in_a_new_child(crashing_file, tiny_tflite_file):
+    from pytest_tflite.model import isolation
+
+    crashing = TFLiteModel.from_file(crashing_file).content
+    healthy = TFLiteModel.from_file(tiny_tflite_file).content
+    assert isolation._probe(crashing, 60) == "crashed with SIGSEGV"
+    assert isolation._probe(healthy, 60) is None
+    assert isolation._probe(healthy, 60) is None
