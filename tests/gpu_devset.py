@@ -461,6 +461,140 @@ def cpu_op_in_the_middle(tf: Any, keras: Any) -> Any:
     return _fn(tf, (32,), body)
 
 
+# --- more element-wise, shape and comparison operators ---------------------------------
+
+
+@case()
+def activations_mix(tf: Any, keras: Any) -> Any:
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    x = keras.Input((12, 12, 8), batch_size=1, name="x")
+    a = L.PReLU(shared_axes=[1, 2])(L.Conv2D(8, 3, padding="same")(x))
+    b = L.LeakyReLU(0.2)(x)
+    c = L.ELU()(x)
+    y = L.Concatenate()([a, b, c])
+    y = L.Conv2D(8, 1, activation="tanh")(y)
+    return keras.Model(x, L.Softmax()(y), name="activations_mix")
+
+
+@case()
+def pad_tile_space_to_depth(tf: Any, keras: Any) -> Any:
+    def body(x: Any) -> Any:
+        y = tf.pad(x, [[0, 0], [1, 1], [2, 2], [0, 0]], mode="REFLECT")
+        y = tf.nn.space_to_depth(y[:, :8, :8, :], 2)
+        y = tf.tile(y, [1, 1, 1, 2])
+        return tf.nn.conv2d(y, _weights(tf, 1, 1, 32, 4), 1, "SAME")
+
+    return _fn(tf, (8, 8, 4), body)
+
+
+@case()
+def compare_select(tf: Any, keras: Any) -> Any:
+    def body(x: Any) -> Any:
+        y = tf.matmul(x, _weights(tf, 16, 16))
+        mask = tf.greater(y, 0.0)
+        z = tf.where(mask, y, y * 0.1)
+        return z + tf.cast(tf.less_equal(y, 0.5), tf.float32)
+
+    return _fn(tf, (16,), body)
+
+
+@case()
+def pow_rsqrt_squared_difference(tf: Any, keras: Any) -> Any:
+    def body(x: Any) -> Any:
+        y = tf.matmul(x, _weights(tf, 16, 16))
+        a = tf.math.squared_difference(y, tf.reduce_mean(y, axis=-1, keepdims=True))
+        b = tf.math.rsqrt(a + 1.0) * tf.pow(tf.abs(y) + 1.0, 1.5)
+        return tf.exp(-b) + tf.reduce_min(y, axis=-1, keepdims=True)
+
+    return _fn(tf, (16,), body)
+
+
+@case()
+def broadcast_add_mul(tf: Any, keras: Any) -> Any:
+    def body(x: Any) -> Any:
+        y = tf.nn.conv2d(x, _weights(tf, 1, 1, 8, 8), 1, "SAME")
+        bias = tf.reduce_mean(y, axis=[1, 2])
+        outer = tf.reshape(tf.reduce_mean(y, axis=[2, 3]), (1, 6, 1, 1)) * tf.reshape(bias, (1, 1, 1, 8))
+        return y + tf.reshape(bias, (1, 1, 1, 8)) + tf.reduce_mean(outer)
+
+    return _fn(tf, (6, 6, 8), body)
+
+
+@case()
+def depthwise_multiplier(tf: Any, keras: Any) -> Any:
+    L = keras.layers
+    return _seq(
+        keras,
+        (12, 12, 4),
+        L.DepthwiseConv2D(3, depth_multiplier=2, padding="same"),
+        L.Conv2D(8, 1),
+        L.DepthwiseConv2D(3, strides=2, dilation_rate=1),
+        name="depthwise_multiplier",
+    )
+
+
+@case()
+def resize_align_corners(tf: Any, keras: Any) -> Any:
+    def body(x: Any) -> Any:
+        a = tf.compat.v1.image.resize_bilinear(x, (12, 12), align_corners=True)
+        b = tf.compat.v1.image.resize_nearest_neighbor(x, (12, 12), align_corners=True)
+        return tf.nn.conv2d(tf.concat([a, b], -1), _weights(tf, 1, 1, 8, 4), 1, "SAME")
+
+    return _fn(tf, (6, 6, 4), body)
+
+
+@case()
+def one_hot_argmin(tf: Any, keras: Any) -> Any:
+    def body(x: Any) -> Any:
+        y = tf.matmul(x, _weights(tf, 16, 8))
+        idx = tf.argmin(y, axis=-1, output_type=tf.int32)
+        return tf.one_hot(idx, 8) + y
+
+    return _fn(tf, (16,), body)
+
+
+@case()
+def gather_int64_indices(tf: Any, keras: Any) -> Any:
+    rows = tf.constant([0, 3, 5, 7], dtype=tf.int64)
+
+    def body(x: Any) -> Any:
+        y = tf.nn.relu(tf.matmul(x, _weights(tf, 16, 8)))
+        return tf.gather(y, rows, axis=1) * 2.0
+
+    return _fn(tf, (16,), body)
+
+
+@case()
+def batch_matmul_constant(tf: Any, keras: Any) -> Any:
+    def body(x: Any) -> Any:
+        w = tf.constant(_weights(tf, 1, 16, 12))
+        y = tf.matmul(x, w)
+        return tf.matmul(y, y, transpose_a=True)
+
+    return _fn(tf, (8, 16), body)
+
+
+@case()
+def split_batch_concat_axis0(tf: Any, keras: Any) -> Any:
+    def body(x: Any) -> Any:
+        y = tf.nn.conv2d(x, _weights(tf, 3, 3, 4, 4), 1, "SAME")
+        a, b = tf.split(y, 2, axis=1)
+        return tf.concat([a, b], axis=0)
+
+    return _fn(tf, (8, 8, 4), body)
+
+
+@case()
+def mean_keepdims_3d(tf: Any, keras: Any) -> Any:
+    def body(x: Any) -> Any:
+        y = tf.matmul(x, _weights(tf, 16, 16))
+        z = y - tf.reduce_mean(y, axis=1, keepdims=True)
+        return tf.reduce_max(z, axis=1) + tf.reduce_sum(z, axis=-1)[:, :1]
+
+    return _fn(tf, (10, 16), body)
+
+
 # --- building and converting ----------------------------------------------------------
 
 

@@ -559,10 +559,10 @@ def confirm_on_gpu(content: bytes, *, timeout: float = 60.0) -> Probe:
     stderr = _text(done.stderr)
     result = _last_json(_text(done.stdout))
     if result is None:
-        crashed = parse_log(stderr).adapter is not None and done.returncode < 0
+        crashed = parse_log(stderr).adapter is not None and done.returncode != 0
         return Probe(
             ok=False,
-            error=_exit_text(done.returncode),
+            error=_exit_text(done.returncode, stderr),
             detail=stderr,
             seconds=seconds,
             model_refused=crashed,
@@ -579,7 +579,13 @@ def confirm_on_gpu(content: bytes, *, timeout: float = 60.0) -> Probe:
     return Probe(ok=False, error=_adapter_error(stderr, error), detail=stderr, seconds=seconds, result=result)
 
 
-def _exit_text(returncode: int) -> str:
+_FATAL = re.compile(r"^F\d{4} [^\]]*\] (.+?)\s*$")
+
+
+def _exit_text(returncode: int, stderr: str = "") -> str:
+    fatal = next((m.group(1) for m in map(_FATAL.match, stderr.splitlines()) if m), None)
+    if fatal:
+        return f"LiteRT aborted while compiling or running the model on the GPU ({fatal})"
     if returncode < 0:
         return f"LiteRT crashed ({signal_name(-returncode)}) while compiling or running the model on the GPU"
     return f"LiteRT exited with status {returncode} before answering"

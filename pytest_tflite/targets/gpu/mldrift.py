@@ -67,6 +67,13 @@ def one_or_two_operands(op: Operator, graph: Graph) -> str | None:
     (``CanParseInputsWithConstTensor``)."""
     runtime, const = graph.runtime_inputs(op), graph.constant_inputs(op)
     if (runtime, const) == (2, 0):
+        scalar = next((t for t in graph.present_inputs(op) if not t.shape), None)
+        if scalar is not None:
+            return (
+                f"{op.name} of a runtime scalar ({scalar.name!r}) with a tensor: LiteRT's GPU "
+                f"accelerator broadcasts operands of rank 1 to 4 only "
+                f'{_says(f"Tensor {chr(34)}{scalar.name}{chr(34)} has bad input dims size: 0.")}'
+            )
         return None
     if (runtime, const) == (1, 1):
         constant = next(t for t in graph.present_inputs(op) if t.is_constant)
@@ -224,6 +231,31 @@ def dequantize(op: Operator, graph: Graph) -> str | None:
     return None
 
 
+def depthwise_conv(op: Operator, graph: Graph) -> str | None:
+    """gpu_compatibility.cc's DEPTHWISE_CONV_2D: 4-D tensors whose channels line up; any
+    depth multiplier (the classic delegate's one-input-channel rule is not ML Drift's)."""
+    x, w, out = graph.input(op, 0), graph.input(op, 1), graph.output(op)
+    for role, tensor in (("input", x), ("filter", w), ("output", out)):
+        if tensor is None or len(tensor.shape) != 4:
+            return f"DEPTHWISE_CONV_2D with a {role} that is not 4-D {_says(f'{role}.dims.size != 4')}"
+    if x is None or w is None:
+        return None
+    if out.shape[3] != x.shape[3] * builtin_option(op, "depthMultiplier"):
+        return "DEPTHWISE_CONV_2D whose output channels are not input channels x depth_multiplier"
+    return None
+
+
+def one_hot(op: Operator, graph: Graph) -> str | None:
+    """ML Drift's ONE_HOT: four inputs, the last axis, indices with one channel."""
+    indices = graph.input(op, 0)
+    if len(op.inputs) < 4:
+        return f"ONE_HOT with {len(op.inputs)} inputs: LiteRT's GPU accelerator needs 4"
+    axis = builtin_option(op, "axis", -1)
+    if indices is not None and axis not in (-1, len(indices.shape)):
+        return f"ONE_HOT along axis {axis} {_says('OneHot axis must be -1 or the last dimension.')}"
+    return None
+
+
 def batch_matmul(op: Operator, graph: Graph) -> str | None:
     if len(op.inputs) != 2 or len(op.outputs) != 1:
         return "BATCH_MATMUL without two inputs and one output"
@@ -286,6 +318,8 @@ _KEEP = (
 
 OPS: dict[str, OpRule] = {
     **{name: table.OPS[name] for name in _KEEP},
+    "DEPTHWISE_CONV_2D": OpRule(6, (*table.OPS["CONV_2D"].checks, depthwise_conv)),
+    "ONE_HOT": OpRule(1, (one_hot,)),
     **{
         name: OpRule(2, _ONE_ARG)
         for name in (
@@ -517,6 +551,9 @@ def refusal(graph: Graph, delegated: frozenset[int]) -> str | None:
             'CompiledModel does not load (model_load.cc: "Variable tensors not yet supported.")'
         )
     for op in graph.operators:
+        why = _kernel_failure(op, graph) if op.index in delegated else None
+        if why:
+            return why
         if op.name != "FULLY_CONNECTED" or op.index not in delegated or len(op.inputs) < 2:
             continue
         weights = graph.input(op, 1)
@@ -527,6 +564,28 @@ def refusal(graph: Graph, delegated: frozenset[int]) -> str | None:
                 "from an integer constant (weight-only quantization): ML Drift builds them with "
                 'the wrong shape and the GPU compile fails ("Shape mismatch")'
             )
+    return None
+
+
+def _kernel_failure(op: Operator, graph: Graph) -> str | None:
+    """Delegated operators ML Drift accepts but then cannot build (measured, LiteRT 2.3):
+
+    * BATCH_MATMUL of a tensor with itself: "Check failed: !IsInput(consumer, value)",
+      which aborts the process;
+    * CONCATENATION along the batch axis of 4-D tensors: "Unable to parse bc coord for
+      BATCH axis", the delegate cannot be applied.
+    """
+    if op.name == "BATCH_MATMUL" and len(op.inputs) == 2 and op.inputs[0] == op.inputs[1]:
+        return (
+            f"BATCH_MATMUL (operator {op.index}) multiplies a tensor by itself, which aborts "
+            'ML Drift\'s graph builder ("Check failed: !IsInput(consumer, value)")'
+        )
+    out = graph.output(op) if op.outputs else None
+    if op.name == "CONCATENATION" and out is not None and len(out.shape) == 4 and builtin_option(op, "axis") in (0, -4):
+        return (
+            f"CONCATENATION (operator {op.index}) along the batch axis: ML Drift cannot write "
+            'it ("Unable to parse bc coord for BATCH axis") and the GPU compile fails'
+        )
     return None
 
 
