@@ -31,6 +31,7 @@ messages above; the reasons below cite them so a static verdict and a measured o
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ..engine import Finding, Graph, builtin_option
@@ -201,7 +202,7 @@ def select(op: Operator, graph: Graph) -> str | None:
     if cond is None or cond.dtype not in ("bool", *FLOATS):
         return f"{op.name} with a {cond.dtype if cond else 'missing'} condition: the condition must be bool or float"
     for tensor in graph.inputs(op)[1:]:
-        if tensor is not None and tensor.shape != out and _elements(tensor.shape) != 1:
+        if tensor is not None and tensor.shape != out and math.prod(tensor.shape) != 1:
             return (
                 f"{op.name} whose branch {list(tensor.shape)} neither matches the output "
                 f"{list(out)} nor is a scalar: LiteRT's GPU accelerator does not broadcast it"
@@ -265,13 +266,6 @@ def batch_matmul(op: Operator, graph: Graph) -> str | None:
     if graph.runtime_inputs(op) == 1 and rhs is not None and not 2 <= len(rhs.shape) <= MAX_RANK:
         return "BATCH_MATMUL with a constant right operand of unsupported rank"
     return None
-
-
-def _elements(dims: tuple[int, ...]) -> int:
-    n = 1
-    for d in dims:
-        n *= d
-    return n
 
 
 # --- the table ------------------------------------------------------------------------
@@ -381,7 +375,7 @@ OPS: dict[str, OpRule] = {
     "TRANSPOSE": OpRule(
         9,
         (inputs_outputs(1, 1), transpose_permutation),
-        "Keep tensors at 4 dimensions or fewer: fold extra axes into batch or channels",
+        table.RANK_FIX,
     ),
     "PAD": OpRule(5, table.OPS["PAD"].checks, table.OPS["PAD"].fix),
     "PADV2": OpRule(5, table.OPS["PAD"].checks, table.OPS["PAD"].fix),
@@ -490,32 +484,27 @@ def allowed_types(op: Operator, quantized: bool) -> tuple[frozenset[str], frozen
 
 def tensor_rules(op: Operator, graph: Graph, quantized: bool) -> Finding | None:
     """``IsAllAllowedTensors``: rank at most 4 for every tensor, allowed types for runtime ones."""
-    ins, outs = allowed_types(op, quantized)
-    for role, tensors, allowed in (
-        ("input", graph.present_inputs(op), ins),
-        ("output", list(graph.outputs(op)), outs),
-    ):
-        for tensor in tensors:
-            if len(tensor.shape) > MAX_RANK:
-                return Finding(
-                    f"{op.name} with a {len(tensor.shape)}-D {role}: LiteRT's GPU accelerator "
-                    f"handles tensors of up to {MAX_RANK} dimensions "
-                    f"{_says('Tensor dimensions must be less than 5.')}",
-                    "Keep tensors at 4 dimensions or fewer: fold extra axes into batch or channels",
-                )
-            if tensor.is_constant or tensor.dtype in allowed:
-                continue
-            if tensor.dtype in _QUANT_IN and not quantized:
-                return Finding(
-                    f"{op.name} with {tensor.dtype} tensors: quantized models are switched off",
-                    "Set quantized_models=True, or convert with float16",
-                )
-            return Finding(
-                f"{op.name} with a {tensor.dtype} runtime {role} "
-                f"{_says(f'Tensor type({tensor.dtype.upper()}) is not supported.')}",
-                _type_fix(op.name, tensor.dtype),
-            )
-    return None
+    refused = table.first_refused_tensor(op, graph, *allowed_types(op, quantized))
+    if refused is None:
+        return None
+    role, tensor, too_many_dims = refused
+    if too_many_dims:
+        return Finding(
+            f"{op.name} with a {len(tensor.shape)}-D {role}: LiteRT's GPU accelerator "
+            f"handles tensors of up to {MAX_RANK} dimensions "
+            f"{_says('Tensor dimensions must be less than 5.')}",
+            table.RANK_FIX,
+        )
+    if tensor.dtype in _QUANT_IN and not quantized:
+        return Finding(
+            f"{op.name} with {tensor.dtype} tensors: quantized models are switched off",
+            "Set quantized_models=True, or convert with float16",
+        )
+    return Finding(
+        f"{op.name} with a {tensor.dtype} runtime {role} "
+        f"{_says(f'Tensor type({tensor.dtype.upper()}) is not supported.')}",
+        _type_fix(op.name, tensor.dtype),
+    )
 
 
 def _type_fix(op: str, dtype: str) -> str:

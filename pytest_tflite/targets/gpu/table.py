@@ -707,35 +707,52 @@ def allowed_types(op: Operator, quantized: bool) -> tuple[frozenset[str], frozen
     return frozenset(ins), frozenset(outs)
 
 
-def tensor_rules(op: Operator, graph: Graph, quantized: bool) -> Finding | None:
-    """``IsAllAllowedTensors``: rank at most 4 everywhere, allowed types on runtime tensors."""
-    ins, outs = allowed_types(op, quantized)
+def first_refused_tensor(
+    op: Operator, graph: Graph, ins: frozenset[str], outs: frozenset[str]
+) -> tuple[str, Tensor, bool] | None:
+    """``IsAllAllowedTensors``'s walk: the first (role, tensor, too_many_dims) of ``op``
+    with more than :data:`MAX_RANK` dimensions, or a runtime tensor of a type not allowed."""
     for role, tensors, allowed in (
         ("input", graph.present_inputs(op), ins),
         ("output", list(graph.outputs(op)), outs),
     ):
         for tensor in tensors:
             if len(tensor.shape) > MAX_RANK:
-                return Finding(
-                    f"{op.name} with a {len(tensor.shape)}-D {role}: the GPU delegate handles "
-                    f"tensors of up to {MAX_RANK} dimensions",
-                    "Keep tensors at 4 dimensions or fewer: fold extra axes into batch or channels",
-                )
-            if tensor.is_constant or tensor.dtype in allowed:
-                continue
-            if tensor.dtype == "int16":
-                return Finding(f"{op.name} with int16 tensors: the GPU delegate does not support int16", INT16_FIX)
-            if tensor.dtype in QUANTIZED and not quantized:
-                return Finding(
-                    f"{op.name} with {tensor.dtype} tensors: quantized models are switched "
-                    "off for this GPU delegate",
-                    "Set quantized_models=True, or convert with float16",
-                )
-            article = "an" if tensor.dtype[0] in "aeiou" else "a"
-            return Finding(
-                f"{op.name} with {article} {tensor.dtype} runtime {role}: the GPU delegate "
-                f"takes {', '.join(sorted(allowed))} tensors here",
-                "Keep integer or boolean computations (shapes, indices, argmax) out of the model, "
-                "or at its start or end, so they do not split the GPU partition",
-            )
+                return role, tensor, True
+            if not tensor.is_constant and tensor.dtype not in allowed:
+                return role, tensor, False
     return None
+
+
+RANK_FIX = "Keep tensors at 4 dimensions or fewer: fold extra axes into batch or channels"
+
+
+def tensor_rules(op: Operator, graph: Graph, quantized: bool) -> Finding | None:
+    """``IsAllAllowedTensors``: rank at most 4 everywhere, allowed types on runtime tensors."""
+    ins, outs = allowed_types(op, quantized)
+    refused = first_refused_tensor(op, graph, ins, outs)
+    if refused is None:
+        return None
+    role, tensor, too_many_dims = refused
+    if too_many_dims:
+        return Finding(
+            f"{op.name} with a {len(tensor.shape)}-D {role}: the GPU delegate handles "
+            f"tensors of up to {MAX_RANK} dimensions",
+            RANK_FIX,
+        )
+    if tensor.dtype == "int16":
+        return Finding(f"{op.name} with int16 tensors: the GPU delegate does not support int16", INT16_FIX)
+    if tensor.dtype in QUANTIZED and not quantized:
+        return Finding(
+            f"{op.name} with {tensor.dtype} tensors: quantized models are switched "
+            "off for this GPU delegate",
+            "Set quantized_models=True, or convert with float16",
+        )
+    allowed = ins if role == "input" else outs
+    article = "an" if tensor.dtype[0] in "aeiou" else "a"
+    return Finding(
+        f"{op.name} with {article} {tensor.dtype} runtime {role}: the GPU delegate "
+        f"takes {', '.join(sorted(allowed))} tensors here",
+        "Keep integer or boolean computations (shapes, indices, argmax) out of the model, "
+        "or at its start or end, so they do not split the GPU partition",
+    )
