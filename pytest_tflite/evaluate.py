@@ -98,6 +98,8 @@ class Evaluation:
     higher_is_better: bool
     samples: int
     fidelity: Fidelity | None = None
+    kernels: str | None = None
+    """The LiteRT kernels that computed it (``xnnpack`` or ``reference``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +108,7 @@ class Evaluation:
             "higher_is_better": self.higher_is_better,
             "samples": self.samples,
             "fidelity": self.fidelity.to_dict() if self.fidelity else None,
+            "kernels": self.kernels,
         }
 
 
@@ -132,7 +135,9 @@ def evaluate(
     fidelity = None
     if reference is not None:
         fidelity = compare(_predict(reference, dataset, specs, batch_size), outputs, model)
-    return Evaluation(metric.name, value, metric.higher_is_better, len(dataset), fidelity)
+    return Evaluation(
+        metric.name, value, metric.higher_is_better, len(dataset), fidelity, kernels=model.runner.kernels
+    )
 
 
 def input_specs(model: TFLiteModel) -> list[InputSpec]:

@@ -137,11 +137,13 @@ def extra_info(model: TFLiteModel, threads: int) -> dict[str, Any]:
     """What a saved pytest-benchmark run keeps next to the timings, so runs compared
     later can be told apart: the model, its mode, how it ran, and the toolchain."""
     from .gate.versions import current_versions
+    from .model.kernels import current_kernels
 
     return {
         "model": model.name,
         "mode": model.mode,
         "target": TARGET,
+        "kernels": current_kernels(),
         "threads": threads,
         "size_bytes": model.size_bytes,
         "versions": current_versions(),
@@ -235,6 +237,7 @@ def time_model(benchmark: Any, run: LatencyRun, node: Any, model: TFLiteModel, i
     timed = figures(benchmark.stats)
     if timed is not None:
         node.user_properties.extend(timed.properties().items())
+        node.user_properties.append((key("latency_kernels"), runner.kernels))
     elif turned_off_by_xdist(node.config):
         run.unmeasured += 1  # turned off by pytest-xdist, not by --benchmark-disable
     return timed

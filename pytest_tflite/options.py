@@ -17,6 +17,7 @@ import pytest
 from .conversion.modes import CALIBRATION_SAMPLES
 from .errors import TFLiteError
 from .latency import DEFAULT_THREADS, DEFAULT_WARMUP
+from .model.kernels import KERNELS
 
 if TYPE_CHECKING:
     from .gate.budget import Budget
@@ -97,6 +98,14 @@ def add_options(parser: pytest.Parser) -> None:
         f"{DEFAULT_WARMUP})",
     )
     group.addoption(
+        "--tflite-kernels",
+        dest="tflite_kernels",
+        choices=KERNELS,
+        help="LiteRT kernels that evaluate and time models: xnnpack (LiteRT's default) or "
+        "reference (compute as microcontrollers and NPUs do; slower) (default: ini "
+        "tflite_kernels, else xnnpack)",
+    )
+    group.addoption(
         "--tflite-report",
         action="append",
         dest="tflite_reports",
@@ -153,6 +162,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="untimed invokes before timing latency",
     )
     parser.addini(
+        "tflite_kernels",
+        type="string",
+        default=KERNELS[0],
+        help="LiteRT kernels that evaluate and time models: xnnpack or reference",
+    )
+    parser.addini(
         "tflite_report",
         type="args",
         default=[],
@@ -195,6 +210,8 @@ class RunSettings:
     warmup: int
     report_paths: Sequence[Path]
     verbose: bool
+    kernels: str = KERNELS[0]
+    """The LiteRT kernels evaluations and latency use (``xnnpack`` or ``reference``)."""
 
 
 def read_run_settings(config: pytest.Config) -> RunSettings:
@@ -212,7 +229,15 @@ def read_run_settings(config: pytest.Config) -> RunSettings:
         warmup=_count_setting(config, "tflite_warmup", non_negative_int),
         report_paths=[] if worker else _report_paths(config),
         verbose=config.getoption("verbose") > 0,
+        kernels=_kernels(config),
     )
+
+
+def _kernels(config: pytest.Config) -> str:
+    chosen: str = config.getoption("tflite_kernels") or config.getini("tflite_kernels")
+    if chosen not in KERNELS:
+        raise pytest.UsageError(f"ini tflite_kernels: {chosen!r} is not one of {', '.join(KERNELS)}")
+    return chosen
 
 
 def _golden_dir(config: pytest.Config) -> Path:

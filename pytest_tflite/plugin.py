@@ -46,8 +46,18 @@ def pytest_configure(config: pytest.Config) -> None:
         session.join_controller(workerinput)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "tflite-session")
+    config.add_cleanup(_use_kernels(settings.kernels))
     if settings.verbose:
         config.add_cleanup(_echo_fine_tune_progress(config))
+
+
+def _use_kernels(kernels: str) -> Callable[[], None]:
+    """Evaluate and time with ``kernels`` for this run; the cleanup restores the former."""
+    from .model.kernels import current_kernels, use_kernels
+
+    former = current_kernels()
+    use_kernels(kernels)
+    return lambda: use_kernels(former)
 
 
 def _echo_fine_tune_progress(config: pytest.Config) -> Callable[[], None]:

@@ -276,8 +276,14 @@ def test_table_and_failures():
 def test_measure_reads_model_evaluation_and_reports():
     model = SimpleNamespace(size_bytes=100, gzip_size_bytes=80)
     fidelity = SimpleNamespace(to_dict=lambda: {"agreement": 1.0})
-    evaluation = SimpleNamespace(metric="accuracy", value=0.5, higher_is_better=True, fidelity=fidelity)
-    report = SimpleNamespace(target="cpu", ops_on_target=3, ops_total=4)
-    m = measure(model, evaluation, float32_value=0.6, reports=[report])
-    assert m == Measurement(100, 80, "accuracy", 0.5, True, 0.6, {"agreement": 1.0}, {"cpu": (3, 4)})
+    evaluation = SimpleNamespace(
+        metric="accuracy", value=0.5, higher_is_better=True, fidelity=fidelity, kernels="reference"
+    )
+    cpu = SimpleNamespace(target="cpu", ops_on_target=3, ops_total=4, details={"runs": True})
+    micro = SimpleNamespace(target="tflm", ops_on_target=4, ops_total=4, details={"arena_bytes": 16768, "x": 1})
+    m = measure(model, evaluation, float32_value=0.6, reports=[cpu, micro])
+    assert m == Measurement(
+        100, 80, "accuracy", 0.5, True, 0.6, {"agreement": 1.0}, {"cpu": (3, 4), "tflm": (4, 4)},
+        target_figures={"tflm": {"arena_bytes": 16768}}, kernels="reference",
+    )
     assert measure(model) == Measurement(100, 80)

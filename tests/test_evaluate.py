@@ -106,7 +106,8 @@ def test_to_dict_is_json(int8_model, float_model, test_inputs, labels):
     data = evaluate(int8_model, (test_inputs, labels), reference=float_model).to_dict()
     text = json.dumps(data, allow_nan=False)
     assert json.loads(text)["fidelity"]["agreement"] == data["fidelity"]["agreement"]
-    assert set(data) == {"metric", "value", "higher_is_better", "samples", "fidelity"}
+    assert set(data) == {"metric", "value", "higher_is_better", "samples", "fidelity", "kernels"}
+    assert data["kernels"] == "xnnpack"
 
 
 def test_specs_come_from_the_model(int8_model):

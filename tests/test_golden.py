@@ -249,7 +249,7 @@ def test_record_holds_what_was_measured_and_no_budget():
         float32_value=0.8,
         fidelity={"agreement": 0.9, "sqnr_db": 30.123456789},
     )
-    report = SimpleNamespace(target="edgetpu", verdict="partial", ops_on_target=2, ops_total=3)
+    report = SimpleNamespace(target="edgetpu", verdict="partial", ops_on_target=2, ops_total=3, details={})
     data = record("net", "int8", m, op_histogram={"FULLY_CONNECTED": 2}, targets=[report], versions=VERSIONS)
     assert data == {
         "schema_version": GOLDEN_SCHEMA_VERSION,
@@ -271,7 +271,7 @@ def test_record_of_placement_alone_keeps_the_measurements(tmp_path):
     path = golden_path(tmp_path, "net", "int8")
     m = Measurement(size_bytes=10, gzip_size_bytes=8, metric="accuracy", value=0.5)
     update_golden(path, record("net", "int8", m, versions=VERSIONS))
-    report = SimpleNamespace(target="cpu", verdict="compatible", ops_on_target=3, ops_total=3)
+    report = SimpleNamespace(target="cpu", verdict="compatible", ops_on_target=3, ops_total=3, details={})
     update_golden(path, record("net", "int8", targets=[report], versions=VERSIONS))
     data = read_golden(path)
     assert data["metric"]["value"] == 0.5 and data["targets"]["cpu"]["ops_total"] == 3

@@ -231,6 +231,7 @@ def test_extra_info_names_the_model_and_the_toolchain(tiny_tflite):
         "model": model.name,
         "mode": "full_int8",
         "target": "cpu",
+        "kernels": "xnnpack",
         "threads": 3,
         "size_bytes": model.size_bytes,
         "versions": current_versions(),

@@ -46,6 +46,14 @@ class Mode:
     skip combinations that can never hold (a float model on the Edge TPU)."""
     fine_tune: FineTune | None = dataclasses.field(default=None, repr=False, compare=False)
     """Set for a training-time mode: the model is fine-tuned on a clone before conversion."""
+    weights: str | None = None
+    """How the weights are stored when not as the activations are: ``int8`` for
+    dynamic-range, ``float16``. Such hybrid models need kernels some runtimes lack."""
+
+    @property
+    def hybrid(self) -> bool:
+        """Weights stored in another type than the arithmetic (dynamic-range, float16)."""
+        return self.weights is not None and self.weights != self.activations
 
     @property
     def needs_training_data(self) -> bool:
@@ -85,6 +93,7 @@ class Mode:
                 hint=f"Use one of: {', '.join(post_training)}",
             )
         object.__setattr__(self, "activations", follows.activations)
+        object.__setattr__(self, "weights", follows.weights)
         object.__setattr__(self, "needs_representative_data", follows.needs_representative_data)
 
     def cache_key(self) -> dict[str, Any]:
@@ -185,9 +194,9 @@ def iter_modes() -> Iterator[Mode]:
 
 FLOAT32 = register_mode(Mode("float32", "no quantization; the float reference", _float32))
 DYNAMIC_INT8 = register_mode(
-    Mode("dynamic_int8", "int8 weights, float activations (dynamic-range)", _dynamic_int8)
+    Mode("dynamic_int8", "int8 weights, float activations (dynamic-range)", _dynamic_int8, weights="int8")
 )
-FLOAT16 = register_mode(Mode("float16", "float16 weights, float computation", _float16))
+FLOAT16 = register_mode(Mode("float16", "float16 weights, float computation", _float16, weights="float16"))
 INT8 = register_mode(
     Mode(
         "int8",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import TFLiteError
 from ..gate.budget import Budget
+from ..gate.figures import FIGURE_NAMES, figures_of
 from ..gate.golden import model_folder
 from ..gate.measurement import Measurement
 from ..report import keys
@@ -234,10 +235,14 @@ def properties(
         if evaluated.fidelity is not None:
             for name, value in evaluated.fidelity.to_dict().items():
                 values[keys.key(f"fidelity_{name}")] = value
+    if evaluated is not None and evaluated.kernels is not None:
+        values[keys.key("kernels")] = evaluated.kernels
     for report in reports:
         values[keys.target_key(report.target, "ops_on_target")] = report.ops_on_target
         values[keys.target_key(report.target, "ops_total")] = report.ops_total
         values[keys.target_key(report.target, "verdict")] = report.verdict
+        for name, value in figures_of(report.details).items():
+            values[keys.target_key(report.target, name)] = value
     return values
 
 
@@ -256,7 +261,7 @@ def reference_properties(figures: Measurement, golden: Mapping[str, Any] | None)
             values[keys.key(f"golden_{figures.metric}")] = recorded["value"]
     placed = golden.get("targets") or {}
     for target in figures.on_target:
-        for name in ("ops_on_target", "ops_total"):
+        for name in ("ops_on_target", "ops_total", *FIGURE_NAMES):
             if name in (placed.get(target) or {}):
                 values[keys.target_key(f"golden_{target}", name)] = placed[target][name]
     return values

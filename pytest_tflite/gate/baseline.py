@@ -178,8 +178,8 @@ def _part(rows: Iterable[Comparison], part: str) -> list[Comparison]:
     if part == SIZE:
         return [row for row in rows if row.metric in _SIZE_ROWS]
     if part == PLACEMENT:
-        return [row for row in rows if row.metric.startswith("ops on ")]
-    return [row for row in rows if row.metric not in _SIZE_ROWS and not row.metric.startswith("ops on ")]
+        return [row for row in rows if row.target is not None]
+    return [row for row in rows if row.metric not in _SIZE_ROWS and row.target is None]
 
 
 def _names(rows: Iterable[Comparison]) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import BudgetError
+from .figures import TARGET_FIGURES
 
 DEFAULT_SCOPE = "*"
 
@@ -32,7 +33,10 @@ class Budget:
     better, a ceiling when lower is better (a loss). ``max_accuracy_drop`` and
     ``golden_accuracy_tolerance`` are in metric units (0.02 = 2 accuracy points);
     ``golden_*size_tolerance`` are relative growth (0.01 = 1 %); ``min_on_target`` is
-    a fraction of operators; ``golden_on_target_tolerance`` a count of operators.
+    a fraction of operators; ``golden_on_target_tolerance`` a count of operators. The
+    target figures (:data:`~pytest_tflite.gate.figures.TARGET_FIGURES`: tensor arena,
+    SRAM, flash, DRAM, NPU cycles, estimated time) each have a ``max_*`` bound and a
+    relative ``golden_*_tolerance``, like sizes.
     """
 
     min_accuracy: float | None = None
@@ -44,6 +48,18 @@ class Budget:
     golden_gzip_size_tolerance: float | None = None
     min_on_target: float | None = None
     golden_on_target_tolerance: int | None = None
+    max_arena_bytes: int | None = None
+    golden_arena_tolerance: float | None = None
+    max_sram_bytes: int | None = None
+    golden_sram_tolerance: float | None = None
+    max_flash_bytes: int | None = None
+    golden_flash_tolerance: float | None = None
+    max_dram_bytes: int | None = None
+    golden_dram_tolerance: float | None = None
+    max_cycles: int | None = None
+    golden_cycles_tolerance: float | None = None
+    max_inference_us: float | None = None
+    golden_inference_tolerance: float | None = None
 
     def merged(self, other: Budget) -> Budget:
         """This budget with every field ``other`` sets taking its place."""
@@ -58,10 +74,16 @@ DEFAULT_BUDGET = Budget(
     golden_size_tolerance=0.01,
     golden_gzip_size_tolerance=0.01,
     golden_on_target_tolerance=0,
+    golden_arena_tolerance=0.01,
+    golden_sram_tolerance=0.01,
+    golden_flash_tolerance=0.01,
+    golden_dram_tolerance=0.01,
+    golden_cycles_tolerance=0.01,
+    golden_inference_tolerance=0.01,
 )
 """What applies when nothing is configured: no absolute bound, but a golden baseline may
-not lose more than half an accuracy point, grow more than 1 % (raw or gzipped), or
-lose any operator from the target."""
+not lose more than half an accuracy point, grow more than 1 % (raw or gzipped), lose any
+operator from the target, or need 1 % more arena, memory, cycles or time on a target."""
 
 # Kind of value each key takes: a byte count, a fraction (``%`` allowed), a metric
 # amount, or an operator count. Minimums are disabled with -inf, the rest with +inf.
@@ -75,6 +97,9 @@ _KINDS = {
     "golden_gzip_size_tolerance": "fraction",
     "min_on_target": "fraction",
     "golden_on_target_tolerance": "count",
+    **{figure.limit: "bytes" if figure.unit == "bytes" else "count" if figure.whole else "amount"
+       for figure in TARGET_FIGURES},
+    **{figure.tolerance: "fraction" for figure in TARGET_FIGURES},
 }
 _UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
 _OFF = "off"
@@ -157,7 +182,8 @@ _ALLOWED = {
     "bytes": "a byte count (an integer, optionally with B, KB, KiB, MB or MiB)",
     "fraction": "a fraction such as 0.01 or a percentage such as 1%",
     "metric": "a number in the metric's units, such as 0.02 (not negative, but for min_accuracy)",
-    "count": "a whole number of operators",
+    "count": "a whole number (of operators, or of cycles)",
+    "amount": "a positive number in the figure's units (microseconds)",
 }
 
 

@@ -26,6 +26,7 @@ from filelock import FileLock, Timeout
 
 from ..atomicfile import write_atomic
 from ..errors import GoldenError
+from .figures import TARGET_FIGURES, figures_of
 from .versions import current_versions
 
 if TYPE_CHECKING:
@@ -114,6 +115,8 @@ def record(
                 "value": measurement.value,
                 "higher_is_better": measurement.higher_is_better,
             }
+            if measurement.kernels is not None:
+                data["metric"]["kernels"] = measurement.kernels
             data["float32_value"] = measurement.float32_value
             data["fidelity"] = dict(measurement.fidelity) if measurement.fidelity else None
     if op_histogram is not None:
@@ -125,12 +128,18 @@ def record(
 
 
 def target_entry(report: CompatibilityReport) -> dict[str, Any]:
-    """What a baseline keeps of a CompatibilityReport."""
-    return {
+    """What a baseline keeps of a CompatibilityReport: the placement, and the figures the
+    target's tool measured (arena, memory, cycles)."""
+    entry: dict[str, Any] = {
         "verdict": report.verdict,
         "ops_on_target": report.ops_on_target,
         "ops_total": report.ops_total,
+        **figures_of(report.details),
     }
+    tool = report.details.get("tool")
+    if isinstance(tool, str) and entry.keys() - {"verdict", "ops_on_target", "ops_total"}:
+        entry["tool"] = tool  # the figures are that tool's
+    return entry
 
 
 # --- the file format ------------------------------------------------------------------
@@ -245,6 +254,13 @@ def _number(value: Any) -> str | None:
     return None
 
 
+def _amount(value: Any) -> str | None:
+    problem = _number(value)
+    if problem is None and value < 0:
+        return f"a number that is not negative, not {value}"
+    return problem
+
+
 def _optional(check: Any) -> Any:
     return lambda value: None if value is None else check(value)
 
@@ -279,10 +295,22 @@ _KEYS: dict[str, Any] = {
     "size_bytes": _count,
     "gzip_size_bytes": _count,
     "float32_value": _optional(_number),
-    "metric": _object_of({"name": _text_value, "value": _number, "higher_is_better": _flag}),
+    "metric": _object_of(
+        {"name": _text_value, "value": _number, "higher_is_better": _flag, "kernels": _text_value}
+    ),
     "fidelity": _optional(_object_of(values=_optional(_number))),
     "op_histogram": _object_of(values=_count),
-    "targets": _object_of(values=_object_of({"verdict": _text_value, "ops_on_target": _count, "ops_total": _count})),
+    "targets": _object_of(
+        values=_object_of(
+            {
+                "verdict": _text_value,
+                "ops_on_target": _count,
+                "ops_total": _count,
+                "tool": _text_value,
+                **{f.name: _count if f.whole else _amount for f in TARGET_FIGURES},
+            }
+        )
+    ),
     "versions": _object_of(values=_text_value),
 }
 """What each key of a baseline may hold; a baseline is refused when any value does not."""

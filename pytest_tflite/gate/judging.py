@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeGuard, TypeVar
 
 from .budget import Budget
+from .figures import TARGET_FIGURES
 from .golden import round_value
 from .measurement import Measurement
 
@@ -31,6 +32,8 @@ class Comparison:
     budget_text: str
     verdict: str
     unit: str = ""
+    target: str | None = None
+    """The target a placement or target-figure row is about (None for the model's own)."""
 
 
 def judge(measurement: Measurement, budget: Budget, golden: Mapping[str, Any] | None) -> list[Comparison]:
@@ -51,7 +54,28 @@ def judge(measurement: Measurement, budget: Budget, golden: Mapping[str, Any] | 
     )
     targets = golden.get("targets") or {}
     for target in sorted(measurement.on_target):
-        rows.append(_target_row(target, measurement.on_target[target], targets.get(target), budget))
+        recorded = targets.get(target) or {}
+        rows.append(_target_row(target, measurement.on_target[target], recorded, budget))
+        rows += _figure_rows(target, measurement.target_figures.get(target) or {}, recorded, budget)
+    return rows
+
+
+def _figure_rows(
+    target: str, measured: Mapping[str, float | int], recorded: Mapping[str, Any], budget: Budget
+) -> list[Comparison]:
+    """One row per figure the target measured: lower is better, like a size."""
+    rows = []
+    for figure in TARGET_FIGURES:
+        if figure.name not in measured:
+            continue
+        row = _size_row(
+            f"{figure.name} on {target}",
+            measured[figure.name],
+            recorded.get(figure.name),
+            getattr(budget, figure.limit),
+            getattr(budget, figure.tolerance),
+        )
+        rows.append(dataclasses.replace(row, unit=figure.unit, target=target))
     return rows
 
 
@@ -137,7 +161,11 @@ def _drop_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Comp
 
 
 def _size_row(
-    name: str, size: int, reference: int | None, limit: int | None, tolerance: float | None
+    name: str,
+    size: float | int,
+    reference: float | int | None,
+    limit: float | int | None,
+    tolerance: float | None,
 ) -> Comparison:
     rules: list[str] = []
     failed = False
@@ -182,6 +210,7 @@ def _target_row(
         None if reference is None else on - reference,
         ", ".join(rules),
         _judgement(failed, reference, on - reference if reference is not None else 0),
+        target=target,
     )
 
 
@@ -210,6 +239,6 @@ def _delta_text(row: Comparison) -> str:
     if row.delta is None:
         return "-"
     text = f"{row.delta:+.6g}" if isinstance(row.delta, float) else f"{row.delta:+d}"
-    if row.unit == "bytes" and isinstance(row.golden, (int, float)) and row.golden:
+    if row.unit in ("bytes", "cycles", "us") and isinstance(row.golden, (int, float)) and row.golden:
         text += f" ({row.delta / row.golden:+.2%})"
     return text

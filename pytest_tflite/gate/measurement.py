@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from .figures import figures_of
+
 if TYPE_CHECKING:
     from ..evaluate import Evaluation
     from ..model.flatbuffer import TFLiteModel
@@ -25,6 +27,10 @@ class Measurement:
     fidelity: Mapping[str, float] | None = None
     on_target: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
     """Target -> (operators on the target, operators in all)."""
+    target_figures: Mapping[str, Mapping[str, float | int]] = dataclasses.field(default_factory=dict)
+    """Target -> the figures its tool measured (:data:`~.figures.TARGET_FIGURES`)."""
+    kernels: str | None = None
+    """Which LiteRT kernels computed the metric (``xnnpack`` or ``reference``)."""
 
 
 def measure(
@@ -44,4 +50,6 @@ def measure(
         float32_value=float32_value,
         fidelity=evaluation.fidelity.to_dict() if evaluation and evaluation.fidelity else None,
         on_target={r.target: (r.ops_on_target, r.ops_total) for r in reports},
+        target_figures={r.target: figures for r in reports if (figures := figures_of(r.details))},
+        kernels=evaluation.kernels if evaluation else None,
     )

@@ -127,7 +127,7 @@ class TFLiteModel:
         self.input_names = tuple(input_names) if input_names else None
         """The source model's input names in its own order: the order ``predict`` takes a list in."""
         self._subgraphs = _parse(self.content, name)
-        self._runner: Runner | None = None
+        self._runners: dict[str, Runner] = {}
 
     @classmethod
     def from_file(cls, path: str | Path, *, name: str | None = None, mode: str | None = None) -> TFLiteModel:
@@ -225,11 +225,14 @@ class TFLiteModel:
 
     @property
     def runner(self) -> Runner:
-        if self._runner is None:
-            from .runtime import Runner
+        """The model in the LiteRT interpreter, with the kernels the run chose (one per kind)."""
+        from .kernels import current_kernels
+        from .runtime import Runner
 
-            self._runner = Runner(self)
-        return self._runner
+        kernels = current_kernels()
+        if kernels not in self._runners:
+            self._runners[kernels] = Runner(self, kernels=kernels)
+        return self._runners[kernels]
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

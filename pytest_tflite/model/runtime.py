@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import RuntimeFailure
 from .isolation import ensure_loads_safely
+from .kernels import current_kernels
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -35,13 +36,17 @@ class Flatbuffer(Protocol):
 class Runner:
     """One LiteRT interpreter for one model, resized as batch sizes change."""
 
-    def __init__(self, model: Flatbuffer, *, num_threads: int | None = None) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+    def __init__(self, model: Flatbuffer, *, num_threads: int | None = None, kernels: str | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         self.model = model
+        self.kernels = kernels or current_kernels()
+        resolver = OpResolverType.BUILTIN_REF if self.kernels == "reference" else OpResolverType.AUTO
         ensure_loads_safely(model.content, source=model.name, mode=model.mode)
         try:
-            self.interpreter = Interpreter(model_content=model.content, num_threads=num_threads)
+            self.interpreter = Interpreter(
+                model_content=model.content, num_threads=num_threads, experimental_op_resolver_type=resolver
+            )
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise self._failure("the LiteRT interpreter cannot load the model", exc) from exc

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from ..gate.figures import FIGURE_NAMES
 from .keys import CHECK_KEY, MODE_KEY, MODEL_KEY, TARGET_KEY, key, target_key
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
@@ -120,6 +121,8 @@ class Row:
             "ops_on_target": self.target_value("ops_on_target"),
             "ops_total": self.target_value("ops_total"),
             "target_verdict": self.target_value("verdict"),
+            **{name: self.target_value(name) for name in FIGURE_NAMES},
+            "kernels": self.value("kernels"),
             "latency_median_ms": self.value("latency_median_ms"),
         }
 

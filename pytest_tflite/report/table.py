@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
+from ..gate.figures import TARGET_FIGURES
 from .format import (
     REASON_WIDTH,
     decibels,
@@ -52,6 +53,7 @@ def columns(rows: Sequence[Row], full: bool, reason_width: int | None = REASON_W
         Column("agreement", lambda r: percent(r.value("fidelity_agreement")), True, full_only=True),
         Column("SQNR", lambda r: decibels(r.value("fidelity_sqnr_db")), True, full_only=True),
         Column("ops on target", _placement, right=True),
+        Column("target figures", _target_figures, full_only=True),
         Column("latency median", lambda r: milliseconds(r.value("latency_median_ms")), right=True),
         Column("verdict", verdict_text),
         Column("why", lambda r: reason_text(r, reason_width), full_only=True),
@@ -66,6 +68,22 @@ def _size_against_golden(row: Row) -> str:
 
 def _metric_against(row: Row, reference: str) -> str:
     return metric_delta(difference(row.metric_value(), row.metric_value(reference)), row.metric)
+
+
+def _target_figures(row: Row) -> str:
+    """What the target's tool measured: ``arena 16.8 KB`` or ``SRAM 10.8 KB, 37,131 cycles``."""
+    parts = []
+    for figure in TARGET_FIGURES:
+        value = row.target_value(figure.name)
+        if value is None:
+            continue
+        if figure.unit == "bytes":
+            parts.append(f"{figure.label} {kilobytes(value)}")
+        elif figure.unit == "cycles":
+            parts.append(f"{value:,} cycles")
+        else:
+            parts.append(f"{value:,.1f} µs")
+    return ", ".join(parts) or "-"
 
 
 def _placement(row: Row) -> str:

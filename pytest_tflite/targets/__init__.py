@@ -19,6 +19,7 @@ from .compatibility import (
 )
 from .cpu import CPU
 from .edgetpu import EDGETPU
+from .ethosu import ETHOS_U55, ETHOS_U65, ETHOS_U85
 from .gpu import GPU
 from .registry import (
     Target,
@@ -33,11 +34,17 @@ from .registry import (
 register_target(CPU)
 register_target(GPU)
 register_target(EDGETPU)
+register_target(ETHOS_U55)
+register_target(ETHOS_U65)
+register_target(ETHOS_U85)
 
 __all__ = [
     "COMPATIBLE",
     "CPU",
     "EDGETPU",
+    "ETHOS_U55",
+    "ETHOS_U65",
+    "ETHOS_U85",
     "GPU",
     "INCOMPATIBLE",
     "NOWHERE",

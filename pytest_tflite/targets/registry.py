@@ -35,6 +35,9 @@ class Target:
     accepts: tuple[str, ...] = ACTIVATIONS
     """The arithmetic (a mode's ``activations``) this target can run at all."""
     options: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    hybrid: bool = True
+    """Whether it runs float arithmetic on weights stored as int8 or float16 (the
+    dynamic-range and float16 modes); TFLite Micro has no such kernels."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
@@ -62,13 +65,20 @@ class Target:
     def skip_reason(self, mode: str | Mode) -> str | None:
         """Why ``mode`` can never hold on this target (and which modes would), else None."""
         mode = get_mode(mode)
-        if mode.activations in self.accepts:
+        if self.runs(mode):
             return None
-        fitting = [m.name for m in iter_modes() if m.activations in self.accepts]
+        fitting = [m.name for m in iter_modes() if self.runs(m)]
+        what = f"{mode.activations} arithmetic"
+        if mode.activations in self.accepts:
+            what += f" on {mode.weights} weights"
         return (
-            f"the {self.title} cannot run {mode.activations} arithmetic, which mode "
+            f"the {self.title} cannot run {what}, which mode "
             f"{mode.name!r} produces; modes that fit: {', '.join(fitting) or 'none registered'}"
         )
+
+    def runs(self, mode: Mode) -> bool:
+        """Whether models of ``mode`` can run here at all."""
+        return mode.activations in self.accepts and (self.hybrid or not mode.hybrid)
 
     def __str__(self) -> str:
         return self.name
