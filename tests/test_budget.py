@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from types import SimpleNamespace
 
@@ -255,6 +256,66 @@ def test_min_on_target_is_a_fraction():
 def test_a_target_missing_from_golden_is_new():
     rows = judge(measured(on_target={"gpu": (1, 10)}), DEFAULT_BUDGET, placed(8))
     assert row(rows, "ops on gpu").verdict == "new"
+
+
+# --- judging: the figures a target's tool measures ----------------------------------
+
+
+def on_npu(**figures):
+    entry = {"verdict": "compatible", "ops_on_target": 10, "ops_total": 10, **figures}
+    return golden(targets={"ethos-u55": entry})
+
+
+def npu_measured(**figures):
+    return dataclasses.replace(
+        measured(on_target={"ethos-u55": (10, 10)}), target_figures={"ethos-u55": figures}
+    )
+
+
+@pytest.mark.parametrize(
+    ("figure", "value", "verdict"),
+    [
+        ("sram_bytes", 10_100, "pass"),
+        ("sram_bytes", 10_101, "fail"),
+        ("sram_bytes", 9_000, "improved"),
+        ("cycles", 10_200, "fail"),
+        ("inference_us", 10_000.0, "pass"),
+        ("inference_us", 10_150.5, "fail"),
+        ("arena_bytes", 9_999, "improved"),
+    ],
+)
+def test_target_figures_are_judged_like_sizes(figure, value, verdict):
+    rows = judge(npu_measured(**{figure: value}), DEFAULT_BUDGET, on_npu(**{figure: 10_000}))
+    r = row(rows, f"{figure} on ethos-u55")
+    assert (r.verdict, r.golden, r.measured, r.target) == (verdict, 10_000, value, "ethos-u55")
+    assert "<= golden + 1%" in r.budget_text
+
+
+def test_a_figure_has_an_absolute_bound_and_a_tolerance_of_its_own():
+    budget = DEFAULT_BUDGET.merged(Budget(max_flash_bytes=20_000, golden_flash_tolerance=0.5))
+    rows = judge(npu_measured(flash_bytes=14_000), budget, on_npu(flash_bytes=10_000))
+    assert row(rows, "flash_bytes on ethos-u55").verdict == "pass"
+    rows = judge(npu_measured(flash_bytes=20_001), budget, on_npu(flash_bytes=20_000))
+    assert row(rows, "flash_bytes on ethos-u55").verdict == "fail"
+
+
+def test_a_figure_without_a_baseline_is_new_and_one_not_measured_has_no_row():
+    rows = judge(npu_measured(dram_bytes=5), DEFAULT_BUDGET, on_npu())
+    assert row(rows, "dram_bytes on ethos-u55").verdict == "new"
+    assert not [r for r in rows if r.metric.startswith("sram_bytes")]
+
+
+def test_figure_budgets_read_from_the_ini_form():
+    scopes = parse_budget_lines(
+        ["max_arena_bytes=40KiB, max_sram_bytes=12 KB, max_cycles=50000, max_inference_us=81.5",
+         "full_int8: golden_cycles_tolerance=5%, golden_inference_tolerance=off"]
+    )
+    budget = budget_for(scopes, "m", "full_int8")
+    assert (budget.max_arena_bytes, budget.max_sram_bytes) == (40 * 1024, 12_000)
+    assert (budget.max_cycles, budget.max_inference_us) == (50_000, 81.5)
+    assert budget.golden_cycles_tolerance == 0.05 and budget.golden_inference_tolerance == math.inf
+    with pytest.raises(BudgetError, match="max_cycles"):
+        parse_budget_lines(["max_cycles=1.5"])
 
 
 # --- the table ------------------------------------------------------------------------

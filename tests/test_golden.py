@@ -330,8 +330,14 @@ GOOD = {
         ('"metric": {"name": "accuracy", "value": NaN}', "holds NaN"),
         ('"metric": {"name": "accuracy", "value": Infinity}', "holds Infinity"),
         ('"metric": {"name": "accuracy", "value": 1e400}', "'metric.value': expected a finite number"),
+        ('"targets": {"tflm": {"arena_bytes": "16 KB"}}', "'targets.tflm.arena_bytes': expected an integer"),
+        ('"targets": {"ethos-u55": {"inference_us": -3.5}}', "'targets.ethos-u55.inference_us': expected a number that"),
+        ('"targets": {"ethos-u55": {"cycles": 1.5}}', "'targets.ethos-u55.cycles': expected an integer"),
     ],
-    ids=["text-size", "huge-float-size", "huge-int-size", "list-targets", "text-count", "nan", "infinity", "1e400"],
+    ids=[
+        "text-size", "huge-float-size", "huge-int-size", "list-targets", "text-count", "nan", "infinity", "1e400",
+        "text-arena", "negative-time", "fractional-cycles",
+    ],
 )
 def test_a_baseline_with_a_value_no_writer_records_is_refused_naming_the_file_and_key(tmp_path, text, where):
     path = tmp_path / "toy" / "int8.json"
