@@ -140,6 +140,18 @@ def evaluate(
     )
 
 
+def evaluation_inputs(model: TFLiteModel, data: Any) -> list[np.ndarray]:
+    """The evaluation data's inputs as float arrays in the model's input order (labels
+    dropped), for running them somewhere else than the LiteRT interpreter."""
+    specs = input_specs(model)
+    dataset = _evaluation_set(data, specs, model)
+    by_name = dict(zip((s.name for s in specs), dataset.x))
+    names = [plain_name(t.name) for t in model.inputs]
+    if sorted(names) == sorted(by_name):
+        return [np.asarray(by_name[name], dtype=np.float32) for name in names]
+    return [np.asarray(x, dtype=np.float32) for x in dataset.x]
+
+
 def input_specs(model: TFLiteModel) -> list[InputSpec]:
     """The model's inputs as specs a dataset is checked against: float (``predict`` takes
     float whatever the model's input type), any batch size, in the source's input order."""

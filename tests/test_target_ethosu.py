@@ -186,13 +186,13 @@ def test_a_vela_traceback_is_a_failed_report_with_velas_error():
     log = textwrap.dedent("""
         Traceback (most recent call last):
           File "vela.py", line 137, in process_regor
-        RuntimeError: Compilation failed: Error: UNIDIRECTIONAL_SEQUENCE_LSTM 'lstm' Does not have valid TFLite Semantics.
+        RuntimeError: Compilation failed: Error: LSTM 'lstm' Does not have valid TFLite Semantics.
          - IFM must be INT8 or INT16
            IFM type=FLOAT32
         Failed to parse TFLite file
     """)
     assert failure_text(log, 1) == (
-        "Vela could not compile the model: Compilation failed: Error: UNIDIRECTIONAL_SEQUENCE_LSTM 'lstm' "
+        "Vela could not compile the model: Compilation failed: Error: LSTM 'lstm' "
         "Does not have valid TFLite Semantics. - IFM must be INT8 or INT16 IFM type=FLOAT32"
     )
 
@@ -210,7 +210,9 @@ def test_refusals_and_defaults_are_read_from_velas_log():
     """)
     (mean, dequantize) = parse_refusals(log)
     assert (mean.op, mean.output) == ("MEAN", "pool/Mean")
-    assert mean.reason == 'Operation has tensor with unsupported DataType Float32 (conv); Feature-map dataTypes must be one of {"INT8"}'
+    assert mean.reason == (
+        'Operation has tensor with unsupported DataType Float32 (conv); Feature-map dataTypes must be one of {"INT8"}'
+    )
     assert (dequantize.op, dequantize.reason) == ("DEQUANTIZE", "Unsupported opType")
     assert parse_defaults(log) == {"system configuration": "Ethos_U55_High_End_Embedded"}
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..evaluate import Evaluation, Metric
     from ..model.flatbuffer import TFLiteModel
     from ..session import TFLiteSession
+    from ..targets import Target
     from ..targets.compatibility import CompatibilityReport
 
 REFERENCE_MODE = "float32"
@@ -214,11 +215,41 @@ def measurement(
     return measure(model, evaluated, float32_value=float32_value, reports=reports)
 
 
+def compared_on_target(
+    session: TFLiteSession, declared: DeclaredModel, model: TFLiteModel, target: Target, report: CompatibilityReport
+) -> CompatibilityReport:
+    """The report, with the evaluation data run on a target that runs models itself
+    (``tflm``) and compared with LiteRT's reference kernels (top-1 agreement, largest
+    difference); unchanged for other targets, or without evaluation data."""
+    if target.compare_on is None or declared.evaluation_data is None or report.failure:
+        return report
+    compare_on = target.compare_on
+
+    def compute() -> Mapping[str, Any]:
+        from ..evaluate import evaluation_inputs
+
+        return compare_on(model, evaluation_inputs(model, declared.resolved("evaluation_data")))
+
+    found = session.memo(("compared_on", target.name, model.digest), compute)
+    notes = list(report.notes)
+    if "top1_agreement_eval" in found:
+        notes.append(
+            f"on the {found['eval_samples']} evaluation samples its top-1 class agrees with LiteRT's "
+            f"reference kernels on {found['top1_agreement_eval']:.2%} of them"
+        )
+    return dataclasses.replace(report, details={**report.details, **found}, notes=tuple(notes))
+
+
 def identity(declared: DeclaredModel, mode: str, target: str | None = None) -> list[tuple[str, str]]:
     """Which row of the session report a check's figures belong to, as ``user_properties``
     (they reach the pytest-xdist controller with the test's report)."""
     found = [(keys.MODEL_KEY, declared.name), (keys.MODE_KEY, mode)]
     return found + ([(keys.TARGET_KEY, target)] if target is not None else [])
+
+
+REPORTED_DETAILS = ("tool", "max_diff_lsb", "max_abs_diff", "top1_agreement_eval", "eval_samples")
+"""What a report's details carry into the session report besides the target figures: which
+tool measured them, and how a target that runs models agrees with the reference kernels."""
 
 
 def properties(
@@ -243,6 +274,9 @@ def properties(
         values[keys.target_key(report.target, "verdict")] = report.verdict
         for name, value in figures_of(report.details).items():
             values[keys.target_key(report.target, name)] = value
+        for name in REPORTED_DETAILS:
+            if isinstance(report.details.get(name), (str, int, float)):
+                values[keys.target_key(report.target, name)] = report.details[name]
     return values
 
 

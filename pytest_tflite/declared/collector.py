@@ -93,6 +93,7 @@ class StandardChecks:
         )
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         report = tflite_session.compatibility(model, tflite_target)
+        report = checks.compared_on_target(tflite_session, self.declared, model, tflite_target, report)
         if report.failure or report.ops_nowhere:
             assert_compatible(model, tflite_target, min_on_target=0.0)
         _judge(request, tflite_session, self.declared, model, PLACEMENT, reports=[report])

@@ -30,6 +30,7 @@ from .registry import (
     register_target,
     target_names,
 )
+from .tflm import TFLM
 
 register_target(CPU)
 register_target(GPU)
@@ -37,6 +38,7 @@ register_target(EDGETPU)
 register_target(ETHOS_U55)
 register_target(ETHOS_U65)
 register_target(ETHOS_U85)
+register_target(TFLM)
 
 __all__ = [
     "COMPATIBLE",
@@ -51,6 +53,7 @@ __all__ = [
     "ON_CPU",
     "ON_TARGET",
     "PARTIAL",
+    "TFLM",
     "CompatibilityReport",
     "OpPlacement",
     "Target",

@@ -63,6 +63,10 @@ class OpPlacement:
         return data
 
 
+def _is_table(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(row, Mapping) for row in value)
+
+
 @dataclasses.dataclass(frozen=True)
 class CompatibilityReport:
     """Operator-by-operator placement of one model on one target, with a verdict.
@@ -170,11 +174,14 @@ class CompatibilityReport:
 
         lines = [self.summary()]
         lines += [f"note: {note}" for note in self.notes]
-        lines += [f"{key}: {value}" for key, value in sorted(self.details.items())]
+        tables = {k: v for k, v in self.details.items() if _is_table(v)}
+        lines += [f"{key}: {value}" for key, value in sorted(self.details.items()) if key not in tables]
         if self.ops:
             rows = [(op.index, op.op, op.version, op.runs_on, op.reason) for op in self.ops]
             lines += ["", tabulate(rows, headers=["#", "operator", "v", "runs on", "reason"])]
             lines += ["", self.format_table()]
+        for key, rows in tables.items():  # a tool's own table, such as Vela's per-layer one
+            lines += ["", f"{key}:", tabulate(rows, headers="keys")]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

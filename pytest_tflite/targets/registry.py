@@ -8,9 +8,9 @@ target or a variant with other options (an older Edge TPU runtime, say).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..conversion.modes import ACTIVATIONS, Mode, get_mode, iter_modes
 from ..errors import CompatibilityFailure, TargetError
@@ -18,10 +18,15 @@ from ..registry import Registry
 from .compatibility import CompatibilityReport
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..model.flatbuffer import TFLiteModel
 
 Analyze = Callable[["TFLiteModel", Mapping[str, object]], CompatibilityReport]
 """``analyze(model, options)``: place every operator of the model on the target."""
+CompareOn = Callable[["TFLiteModel", Sequence["np.ndarray"]], Mapping[str, Any]]
+"""``compare_on(model, inputs)``: run float inputs on the target itself and say how its
+outputs agree with LiteRT's reference kernels (figures for the report's details)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +43,8 @@ class Target:
     hybrid: bool = True
     """Whether it runs float arithmetic on weights stored as int8 or float16 (the
     dynamic-range and float16 modes); TFLite Micro has no such kernels."""
+    compare_on: CompareOn | None = dataclasses.field(default=None, repr=False, compare=False)
+    """Set for a target that runs models itself: declared models' evaluation data go through it."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))

@@ -142,7 +142,9 @@ def _unplaced(op: Operator, run: VelaRun) -> OpPlacement:
 
 def _notes(run: VelaRun) -> list[str]:
     notes = [f"compiled by Vela {run.version}"]
-    notes += [f"Vela used its default {what}: {value}" for what, value in run.defaults.items()]
+    notes += [
+        f"Vela used its default {what}: {value}" for what, value in run.defaults.items() if what != "configuration file"
+    ]
     if run.npu_operators > 1:
         notes.append(f"the NPU runs {run.npu_operators} separate partitions, with CPU operators between them")
     return notes

@@ -4,8 +4,9 @@ TFLM is native code that may crash on a malformed model (or on too small an aren
 it reports everything (arena use, missing kernels, kernel refusals) on stderr only, so a
 child process runs it with its stderr in a file. The child finds an arena with which the
 model allocates and invokes, runs the inputs, then searches the smallest such arena;
-every probe runs in a forked grandchild, so a probe that crashes TFLM costs that probe
-alone. Results come back through files (JSON and ``.npz``), never through stdout.
+where the platform forks, every probe runs in a forked grandchild, so a probe that
+crashes TFLM (as too small an arena does) costs that probe alone. Results come back
+through files (JSON and ``.npz``), never through stdout.
 
 TFLM names only the first operator kind it has no kernel for; to name all of them, the
 child removes the operators of every kind found so far and asks again.
@@ -25,7 +26,6 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -125,7 +125,7 @@ def run_on_micro(
     """
     missing = micro_available()
     if missing is not None:
-        return MicroRun(False, None, None, (), MappingProxyType({}), missing)
+        return MicroRun(False, None, None, (), {}, missing)
     arrays = _checked_inputs(inputs)
     answer = _ask(content, {"mode": "run", "search": search_arena}, arrays, timeout)
     return _micro_run(answer, timeout)
@@ -238,7 +238,7 @@ def _micro_run(answer: _Answer, timeout: float) -> MicroRun:
             result.get("smallest"),
             result.get("reported"),
             (),
-            MappingProxyType({}),
+            {},
             None,
             outputs=answer.outputs,
             log=log,
@@ -251,7 +251,7 @@ def _micro_run(answer: _Answer, timeout: float) -> MicroRun:
         None,
         None,
         tuple(str(kind) for kind in result.get("unresolved", ())),
-        MappingProxyType(refused),
+        refused,
         _FAILURES[status](result, timeout),
         crashed=status in ("crashed", "timeout"),
         log=log,
@@ -275,7 +275,7 @@ def _broken(answer: _Answer, timeout: float) -> MicroRun:
         None,
         None,
         (),
-        MappingProxyType({}),
+        {},
         failure,
         crashed=crashed,
         log=answer.log,
@@ -286,14 +286,20 @@ def _broken(answer: _Answer, timeout: float) -> MicroRun:
 
 def _unresolved_text(result: Mapping[str, Any], timeout: float) -> str:
     kinds = [str(k) for k in result.get("unresolved", ())]
-    custom = set(result.get("custom", ()))
     if not kinds:
         return f"TFLite Micro could not resolve the model's operators: {result.get('problem', '')}"
+    custom = [k for k in kinds if k in set(result.get("custom", ()))]
+    builtin = [k for k in kinds if k not in custom]
+    mixed = bool(builtin and custom)
     fixes = []
-    if any(kind not in custom for kind in kinds):
-        fixes.append("replace the builtin ones with operators TFLM has kernels for (a subset of TFLite's builtins)")
+    if builtin:
+        fixes.append(
+            f"rebuild the model without {', '.join(builtin) if mixed else 'them'}, from operators TFLM has "
+            "kernels for (it implements a subset of TFLite's builtins)"
+        )
     if custom:
-        fixes.append("register a kernel for each custom one in the firmware (MicroMutableOpResolver::AddCustom)")
+        which = ", ".join(custom) if mixed else "each"
+        fixes.append(f"register a kernel for {which} in the firmware (MicroMutableOpResolver::AddCustom)")
     return f"TFLite Micro has no kernel for {', '.join(kinds)}: {'; '.join(fixes)}"
 
 
