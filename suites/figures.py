@@ -21,7 +21,9 @@ from pytest_tflite.gate.golden import golden_path, read_golden
 from suites import tflite_models
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ("cpu", "gpu", "edgetpu")
+TARGETS = ("cpu", "gpu", "edgetpu", "ethos-u55", "ethos-u65", "ethos-u85", "tflm")
+DEVICE_MODES = ("full_int8", "int16x8")
+"""The modes the microcontroller and NPU figures are shown for (the ones those targets run whole)."""
 KIB = 1024
 ARTICLE = (
     # mode, the article's figures (size, accuracy), what the article measured
@@ -83,6 +85,40 @@ def table(golden_dir: Path) -> list[str]:
     return lines + [row(*found) for found in baselines(golden_dir)]
 
 
+def device_table(golden_dir: Path) -> list[str]:
+    """What the real tools measured: TFLite Micro's smallest arena, and Vela's memory,
+    cycles and estimated time on the U55-128 (weights in flash) and the U85-256 (in DRAM)."""
+    lines = [
+        "| model | mode | tflm arena | U55 SRAM | U55 flash | U55 cycles | U55 time | U85 SRAM | U85 DRAM | U85 time |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for model, mode, golden in baselines(golden_dir):
+        if mode not in DEVICE_MODES or golden is None:
+            continue
+        targets = golden.get("targets") or {}
+        tflm, u55, u85 = (targets.get(t) or {} for t in ("tflm", "ethos-u55", "ethos-u85"))
+        cells = [
+            model, f"`{mode}`", _kib(tflm.get("arena_bytes")),
+            _kib(u55.get("sram_bytes")), _kib(u55.get("flash_bytes")), _count(u55.get("cycles")),
+            _micros(u55.get("inference_us")),
+            _kib(u85.get("sram_bytes")), _kib(u85.get("dram_bytes")), _micros(u85.get("inference_us")),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _kib(value: int | None) -> str:
+    return "-" if value is None else f"{value / KIB:.1f} KiB"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _micros(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} µs"
+
+
 def article_table(golden_dir: Path) -> list[str]:
     """The dense classifier's baselines next to the source article's MNIST figures."""
     lines = [
@@ -110,6 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--golden-dir", type=Path, default=ROOT / "golden", help="baseline folder (default: golden/)")
     golden_dir = parser.parse_args(argv).golden_dir
     print("\n".join(table(golden_dir)))
+    print()
+    print("\n".join(device_table(golden_dir)))
     print()
     print("\n".join(article_table(golden_dir)))
 

@@ -103,7 +103,8 @@ def declare(
 
 
 # Where a share on target is below 1, it is the worst target's (with --tflite-target all):
-# the int8 mode's float QUANTIZE/DEQUANTIZE ends stay on the Edge TPU's host CPU.
+# the int8 mode's float QUANTIZE/DEQUANTIZE ends stay on the Edge TPU's host CPU, and the
+# int16x8 mode's on the Ethos-U's (Vela maps no float operator).
 dense_mlp = declare(
     "dense_mlp",
     min_accuracy=0.95,
@@ -113,7 +114,7 @@ dense_mlp = declare(
         "float16": (235_000, 213_000, 1.0),
         "int8": (124_000, 116_000, 0.66),
         "full_int8": (124_000, 116_000, 1.0),
-        "int16x8": (127_000, 118_000, 1.0),
+        "int16x8": (127_000, 118_000, 0.66),
         "qat_int8": (120_000, 107_000, 1.0),
         "pruned": (465_000, 252_000, 1.0),
         "clustered": (465_000, 70_000, 1.0),
@@ -137,7 +138,7 @@ mobilenet = declare(
         "float16": (52_000, 41_000, 1.0),
         "int8": (44_000, 29_000, 0.85),
         "full_int8": (43_000, 29_000, 1.0),
-        "int16x8": (51_000, 34_000, 1.0),
+        "int16x8": (51_000, 34_000, 0.85),
         "qat_int8": (44_000, 29_000, 1.0),
         "pruned": (88_000, 51_000, 1.0),
         "clustered": (88_000, 40_000, 1.0),
@@ -161,7 +162,7 @@ shufflenet = declare(
         "float16": (33_000, 20_000, 0.08),
         "int8": (40_000, 19_000, 0.09),
         "full_int8": (40_000, 19_000, 0.1),
-        "int16x8": (49_000, 25_000, 1.0),
+        "int16x8": (49_000, 25_000, 0.93),
         "qat_int8": (43_000, 19_000, 0.1),
         "pruned": (44_000, 25_000, 0.16),
         "clustered": (44_000, 26_000, 0.16),
@@ -183,7 +184,7 @@ efficientnet_lite = declare(
         "float16": (103_000, 82_000, 1.0),
         "int8": (91_000, 59_000, 0.91),
         "full_int8": (90_000, 58_000, 1.0),
-        "int16x8": (107_000, 70_000, 1.0),
+        "int16x8": (107_000, 70_000, 0.91),
         "qat_int8": (92_000, 59_000, 1.0),
         "pruned": (180_000, 104_000, 1.0),
         "clustered": (180_000, 87_000, 1.0),
@@ -207,7 +208,7 @@ efficientnet_lite_se = declare(
         "float16": (134_000, 99_000, 1.0),
         "int8": (125_000, 74_000, 0.96),
         "full_int8": (125_000, 73_000, 1.0),
-        "int16x8": (148_000, 89_000, 1.0),
+        "int16x8": (148_000, 89_000, 0.96),
         "pruned": (220_000, 125_000, 1.0),
         "clustered": (220_000, 99_000, 1.0),
         "pruned_clustered": (220_000, 84_000, 1.0),
