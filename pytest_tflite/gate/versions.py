@@ -26,6 +26,17 @@ def current_versions() -> dict[str, str]:
     }
 
 
+TARGET_TOOLS = ("ethos-u-vela", "tflite-micro")
+"""The tools some targets run (their version is in each of their baseline entries)."""
+
+
 def run_versions() -> dict[str, str]:
-    """The tools a run's figures depend on: those baselines record, Python and pytest."""
-    return {**current_versions(), "python": platform.python_version(), "pytest": package_version("pytest")}
+    """The tools a run's figures depend on: those baselines record, the targets' tools
+    that are installed, Python and pytest."""
+    tools = {name: version for name in TARGET_TOOLS if (version := package_version(name)) != "not installed"}
+    return {
+        **current_versions(),
+        **tools,
+        "python": platform.python_version(),
+        "pytest": package_version("pytest"),
+    }

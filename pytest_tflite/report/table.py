@@ -52,6 +52,7 @@ def columns(rows: Sequence[Row], full: bool, reason_width: int | None = REASON_W
         Column(f"{label} Δ golden", lambda r: _metric_against(r, "golden"), True, full_only=True),
         Column("agreement", lambda r: percent(r.value("fidelity_agreement")), True, full_only=True),
         Column("SQNR", lambda r: decibels(r.value("fidelity_sqnr_db")), True, full_only=True),
+        Column("kernels", lambda r: r.value("kernels") or r.value("latency_kernels") or "-", full_only=True),
         Column("ops on target", _placement, right=True),
         Column("target figures", _target_figures, full_only=True),
         Column("latency median", lambda r: milliseconds(r.value("latency_median_ms")), right=True),

@@ -111,11 +111,14 @@ def seeded_inputs(model: TFLiteModel, samples: int) -> list[np.ndarray]:
     return arrays
 
 
-def reference_outputs(model: TFLiteModel, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """LiteRT's reference kernels on the same raw inputs, one sample at a time."""
+def reference_outputs(
+    model: TFLiteModel, inputs: Sequence[np.ndarray], *, kernels: str = "reference"
+) -> list[np.ndarray]:
+    """LiteRT's reference kernels (or other ``kernels``) on the same raw inputs, one
+    sample at a time, each from a fresh state."""
     from ...model.runtime import Runner
 
-    interpreter = Runner(model, kernels="reference").interpreter
+    interpreter = Runner(model, kernels=kernels).interpreter
     details = interpreter.get_input_details()
     outputs: list[list[np.ndarray]] = [[] for _ in interpreter.get_output_details()]
     for sample in range(len(inputs[0]) if inputs else 1):
