@@ -351,3 +351,36 @@ def test_a_recurrent_model_forgets_one_sample_before_the_next(tf_keras, shared_c
     expected = model.predict(x, verbose=0)
     np.testing.assert_allclose(converted.predict(x), expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(converted.predict(x[::-1]), expected[::-1], rtol=1e-4, atol=1e-5)
+
+
+def test_reference_kernels_take_no_xnnpack_and_agree_closely(tiny_tflite, test_inputs):
+    from pytest_tflite.targets.cpu import xnnpack_operators
+
+    model = tiny_tflite("full_int8")
+    default, reference = Runner(model), Runner(model, kernels="reference")
+    assert (default.kernels, reference.kernels) == ("xnnpack", "reference")
+    assert xnnpack_operators(default.interpreter, len(model.operators))
+    assert not xnnpack_operators(reference.interpreter, len(model.operators))
+    scale = model.outputs[0].quantization.scales[0]
+    assert np.max(np.abs(default.predict(test_inputs) - reference.predict(test_inputs))) <= 4 * scale + 1e-6
+
+
+def test_the_chosen_kernels_are_the_models_runner(tiny_tflite):
+    from pytest_tflite.model.kernels import current_kernels, use_kernels
+
+    model = tiny_tflite("float32")
+    try:
+        use_kernels("reference")
+        assert model.runner.kernels == "reference"
+    finally:
+        use_kernels("xnnpack")
+    assert model.runner.kernels == current_kernels() == "xnnpack"
+    with pytest.raises(RuntimeFailure, match="unknown kernels 'fast'"):
+        use_kernels("fast")
+
+
+def test_a_bad_kernels_setting_stops_the_run_at_start_up(pytester):
+    pytester.makeini("[pytest]\ntflite_kernels = fast\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini tflite_kernels: 'fast' is not one of xnnpack, reference*"])

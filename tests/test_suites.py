@@ -106,9 +106,10 @@ def test_a_slice_of_the_suite_passes_against_the_committed_baselines(tmp_path):
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     text = report.read_text()
-    assert text.count("<testcase") == 14, text  # 2 modes x (converts, size, accuracy, latency, 3 targets)
-    assert text.count("<skipped") == 1  # float32 on the Edge TPU, which never runs float
+    assert text.count("<testcase") == 22, text  # 2 modes x (converts, size, accuracy, latency, 7 targets)
+    assert text.count("<skipped") == 4  # float32 on the Edge TPU and the three Ethos-U NPUs, which never run float
     assert "tflite_edgetpu_ops_on_target" in text
+    assert "tflite_ethos-u55_cycles" in text and "tflite_tflm_arena_bytes" in text
     assert before == {p: p.read_bytes() for p in GOLDEN.glob("dense_mlp/*.json")}
 
 
