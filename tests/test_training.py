@@ -442,3 +442,32 @@ def test_labels_that_do_not_fit_the_loss_fail_with_the_reason(trained, training_
         convert(trained, quick("pruned"), training_data=(x, np.stack([y, y], axis=1)))
     assert not isinstance(error.value, TrainingUnavailable)  # a failure, never a skip
 
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_a_saved_model_file_fine_tunes_with_its_own_compile_configuration(tmp_path, trained, training_data, suffix):
+    """tf-keras gives a ``.h5`` file's metrics back as nested serialized wrappers, which
+    compile() cannot read again; the fine-tune takes their names."""
+    path = tmp_path / f"trained{suffix}"
+    trained.save(path)
+    model = Converter().convert(str(path), quick("qat_int8"), training_data=training_data)
+    assert model.mode == "qat_int8" and model.runner.predict(training_data[0][:2]).shape == (2, 4)
+
+
+def test_metrics_of_an_h5_compile_configuration_are_read_as_names():
+    from pytest_tflite.conversion.training import _metric_names
+
+    wrapper = {"module": "keras.metrics", "class_name": "MeanMetricWrapper",
+               "config": {"name": "accuracy", "dtype": "float32", "fn": "categorical_accuracy"}}
+    assert _metric_names([[wrapper]]) == ["accuracy"]
+    auc = {"class_name": "AUC", "config": {}}
+    assert _metric_names(["accuracy", auc]) == ["accuracy", auc]
+    assert _metric_names(None) == []
+
+
+def test_an_unreadable_metric_is_not_blamed_on_the_labels():
+    from pytest_tflite.conversion.training import _fit_hint
+
+    assert "compile_config" in _fit_hint("ValueError: Could not interpret metric identifier: None")
+    assert "labels fit the loss" in _fit_hint("Shapes (32, 1) and (32, 4) are incompatible")

@@ -343,7 +343,9 @@ def _saved_model_signature(path: Path, name: str) -> tuple[str, Any]:
 
 
 def _load_keras_file(path: Path, name: str) -> Any:
-    """Load with the Keras that wrote the file (Keras 3 .keras archives say so inside)."""
+    """Load with the Keras that wrote the file (Keras 3 .keras archives say so inside),
+    compiled as it was saved when it can be (the training-time modes fine-tune with the
+    file's own loss and metrics), else uncompiled (a custom loss that is not importable)."""
     tensorflow()
     loaders = ["keras3", "tf_keras"] if _written_by_keras3(path) else ["tf_keras", "keras3"]
     errors = []
@@ -353,7 +355,7 @@ def _load_keras_file(path: Path, name: str) -> Any:
                 import keras
             else:
                 import tf_keras as keras
-            return keras.models.load_model(path, compile=False)
+            return _load_compiled_if_possible(keras, path)
         except Exception as exc:  # noqa: BLE001 - both loaders are tried, then reported
             errors.append(f"{flavor}: {type(exc).__name__}: {exc}")
     raise SourceError(
@@ -363,6 +365,13 @@ def _load_keras_file(path: Path, name: str) -> Any:
         "custom layers are importable",
         detail="\n".join(errors),
     )
+
+
+def _load_compiled_if_possible(keras: Any, path: Path) -> Any:
+    try:
+        return keras.models.load_model(path)
+    except Exception:  # noqa: BLE001 - retried without the compile configuration
+        return keras.models.load_model(path, compile=False)
 
 
 def _written_by_keras3(path: Path) -> bool:

@@ -140,7 +140,26 @@ def _own_compile_config(model: Any) -> dict[str, Any]:
     optimizer = config.get("optimizer")
     if isinstance(optimizer, dict):
         optimizer = optimizer.get("class_name")
-    return {"loss": config.get("loss"), "metrics": config.get("metrics"), "optimizer": optimizer}
+    return {"loss": config.get("loss"), "metrics": _metric_names(config.get("metrics")), "optimizer": optimizer}
+
+
+def _metric_names(metrics: Any) -> list[Any]:
+    """A compile configuration's metrics as compile() takes them again.
+
+    A tf-keras model loaded from ``.h5`` gives them as a list per output of serialized
+    ``MeanMetricWrapper`` objects, which ``compile`` cannot read back ("Could not
+    interpret metric identifier"); their names ("accuracy") can, and compile resolves
+    them for the loss again. Other forms (names, functions) pass as they are.
+    """
+    found: list[Any] = []
+    for metric in metrics or []:
+        if isinstance(metric, (list, tuple)):
+            found += _metric_names(metric)
+        elif isinstance(metric, dict) and metric.get("class_name") == "MeanMetricWrapper":
+            found.append((metric.get("config") or {}).get("name") or metric)
+        else:
+            found.append(metric)
+    return found
 
 
 def fine_tuned_source(src: Source, mode: Any, training: Training) -> Source:
@@ -253,11 +272,28 @@ class Fit:
                 f"the fine-tune ({stage}) stopped with an error",
                 source=self.source,
                 mode=self.mode,
-                hint="Check that the labels fit the loss (integer classes for a sparse "
-                "loss, one-hot rows otherwise) and the model's outputs",
+                hint=_fit_hint(str(exc)),
                 detail=f"{type(exc).__name__}: {exc}",
             ) from exc
         return model
+
+
+_FIT_HINTS = (
+    (
+        "identifier",
+        "Keras could not read the compile configuration's loss or metrics back: pass "
+        "compile_config={'loss': ..., 'metrics': ['accuracy']} with the model",
+    ),
+)
+_LABELS_HINT = (
+    "Check that the labels fit the loss (integer classes for a sparse loss, one-hot rows "
+    "otherwise) and the model's outputs"
+)
+
+
+def _fit_hint(message: str) -> str:
+    """What to try for an error out of compile() or fit(): the labels, unless Keras says otherwise."""
+    return next((hint for word, hint in _FIT_HINTS if word in message), _LABELS_HINT)
 
 
 def _progress(tf_keras: Any, label: str, epochs: int) -> Any:
