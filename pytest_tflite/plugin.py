@@ -7,6 +7,7 @@ so nothing here imports TensorFlow, numpy or the training code.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
@@ -47,8 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "tflite-session")
     config.add_cleanup(_use_kernels(settings.kernels))
-    if settings.verbose:
-        config.add_cleanup(_echo_fine_tune_progress(config))
+    if not getattr(config, "workerinput", None):
+        config.add_cleanup(_echo_progress(config, verbose=settings.verbose))
 
 
 def _use_kernels(kernels: str) -> Callable[[], None]:
@@ -60,16 +61,21 @@ def _use_kernels(kernels: str) -> Callable[[], None]:
     return lambda: use_kernels(former)
 
 
-def _echo_fine_tune_progress(config: pytest.Config) -> Callable[[], None]:
-    """A line per fine-tune epoch on the terminal (verbose runs only)."""
+def _echo_progress(config: pytest.Config, *, verbose: bool) -> Callable[[], None]:
+    """A line on the terminal per conversion that runs (what a cold run spends its time
+    on), and in verbose runs per fine-tune epoch. Written past pytest's output capture, as
+    its live logging is, since they happen inside tests."""
     from .conversion.training import echo_progress
 
     def write(line: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
             reporter.write_line(f"tflite: {line}")
 
-    return echo_progress(write)
+    return echo_progress(write, epochs=verbose)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -417,14 +417,34 @@ def test_the_plugin_fine_tunes_with_the_training_data_fixture(plugin_project):
 
 
 def test_verbose_runs_show_a_line_per_fine_tune_epoch(plugin_project):
+    """In a real session, whose output capture swallows what a test prints: the lines are
+    written past it."""
     plugin_project.makeconftest(PLUGIN_CONFTEST + TRAINING_DATA)
     args = ("-p", "no:cacheprovider", "--tflite-mode", "pruned")
-    verbose = plugin_project.runpytest("-v", *args)
+    verbose = plugin_project.runpytest_subprocess("-v", *args)
     verbose.assert_outcomes(passed=1)
-    verbose.stdout.fnmatch_lines(["tflite: *epoch 1/2: loss *", "tflite: *epoch 2/2: loss *"])
-    quiet = plugin_project.runpytest(*args)
-    quiet.assert_outcomes(passed=1)
-    quiet.stdout.no_fnmatch_line("*epoch 1/2*")
+    verbose.stdout.fnmatch_lines(
+        [
+            "tflite: fine-tuning plugin_model under pruned",
+            "tflite: *epoch 1/2: loss *",
+            "tflite: *epoch 2/2: loss *",
+            "tflite: fine-tuned and converted plugin_model under pruned in * s",
+        ]
+    )
+
+
+def test_every_run_says_what_it_converts_and_for_how_long(plugin_project):
+    plugin_project.makeconftest(PLUGIN_CONFTEST + TRAINING_DATA)
+    cache = ("--tflite-cache-dir", str(plugin_project.path / "cache"))
+    args = ("-p", "no:cacheprovider", "--tflite-mode", "float32,pruned", *cache)
+    cold = plugin_project.runpytest_subprocess(*args)
+    cold.assert_outcomes(passed=2)
+    cold.stdout.fnmatch_lines(["tflite: converted plugin_model under float32 in * s"])
+    cold.stdout.fnmatch_lines(["tflite: fine-tuned and converted plugin_model under pruned in * s"])
+    cold.stdout.no_fnmatch_line("*epoch 1/2*")
+    warm = plugin_project.runpytest_subprocess(*args)
+    warm.assert_outcomes(passed=2)
+    warm.stdout.no_fnmatch_line("tflite: *converted*")
 
 
 def test_without_training_data_the_training_time_modes_skip_with_the_reason(plugin_project):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
+import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -25,6 +27,11 @@ from .tf_loader import tensorflow
 
 if TYPE_CHECKING:
     from .training import Training
+
+
+PROGRESS_LOGGER = "pytest_tflite.progress"
+progress = logging.getLogger(PROGRESS_LOGGER)
+"""One line per conversion that runs (not one the cache answers), and per fine-tune as it starts."""
 
 
 class Converter:
@@ -115,16 +122,20 @@ class Converter:
             model = self._from_cache(src, mode, key)
             if model is not None:
                 return model
+            started = time.perf_counter()
             converted = src
             if training is not None:
                 from .training import fine_tuned_source
 
+                progress.info("fine-tuning %s under %s", src.name, mode.name)
                 converted = fine_tuned_source(src, mode, training)
                 self.stats["fine_tuned"] += 1
             content = run_converter(converted, mode, samples)
             model = _converted_model(src, mode, content)
             self.cache.store(key, content)
             self.stats["converted"] += 1
+            what = "fine-tuned and converted" if training is not None else "converted"
+            progress.info("%s %s under %s in %.1f s", what, src.name, mode.name, time.perf_counter() - started)
             return model
 
     def _from_cache(self, src: Source, mode: Mode, key: str) -> TFLiteModel | None:

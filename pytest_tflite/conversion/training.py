@@ -310,23 +310,28 @@ def _progress(tf_keras: Any, label: str, epochs: int) -> Any:
     return tf_keras.callbacks.LambdaCallback(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end)
 
 
-def echo_progress(write: Callable[[str], None]) -> Callable[[], None]:
-    """Send each fine-tune epoch line to ``write`` (pytest's terminal in verbose mode);
-    returns the function that stops it."""
+def echo_progress(write: Callable[[str], None], *, epochs: bool = True) -> Callable[[], None]:
+    """Send each conversion line (and with ``epochs`` each fine-tune epoch line) to
+    ``write``, pytest's terminal; returns the function that stops it."""
 
     class _Write(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             write(record.getMessage())
 
+    from .converter import PROGRESS_LOGGER
+
+    loggers = [logging.getLogger(PROGRESS_LOGGER)] + ([logger] if epochs else [])
     handler = _Write(logging.INFO)
-    level = logger.level
-    logger.addHandler(handler)
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
+    levels = [(each, each.level) for each in loggers]
+    for each in loggers:
+        each.addHandler(handler)
+        if each.getEffectiveLevel() > logging.INFO:
+            each.setLevel(logging.INFO)
 
     def stop() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+        for each, level in levels:
+            each.removeHandler(handler)
+            each.setLevel(level)
 
     return stop
 
