@@ -9,6 +9,7 @@ imports TensorFlow.
 from __future__ import annotations
 
 import os
+import shlex
 import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -66,6 +67,8 @@ class TFLiteSession:
         """Baselines the checks of this run looked at (for the stale listing)."""
         self.declared_names: set[str] = set()
         """Every declared model collected, selected or not (for the budget scopes' check)."""
+        self.without_baseline = 0
+        """Checks that failed for want of a baseline (a new repository's first run)."""
         self.deselected = False
         self.stopped_early = False
         self.run_id = uuid.uuid4().hex
@@ -149,6 +152,10 @@ class TFLiteSession:
         """Every test report (on the pytest-xdist controller the workers' too) feeds the
         session report: the session is registered as a plugin for this."""
         self.report.add(report)
+        if report.failed:
+            from .gate.baseline import NO_BASELINE_MARK
+
+            self.without_baseline += NO_BASELINE_MARK in str(report.longrepr)
 
     # --- pytest-xdist ---------------------------------------------------------------------
 
@@ -254,7 +261,21 @@ class TFLiteSession:
             summary = self.summary()
             lines += [table(summary.rows, full=verbose), totals_text(summary)]
         lines += [*self.report_lines, *self.stale_lines(config), *self.latency_lines()]
+        lines += self.missing_baseline_lines(config)
         return lines + (self.conversion_lines() if verbose else [])
+
+    def missing_baseline_lines(self, config: pytest.Config) -> list[str]:
+        """The one command that records every missing baseline (a new repository's first run)."""
+        if not self.without_baseline:
+            return []
+        from .gate.golden import UPDATE_OPTION
+
+        args = [shlex.quote(str(a)) for a in config.invocation_params.args if a != UPDATE_OPTION]
+        command = " ".join(["pytest", *args, UPDATE_OPTION])
+        return [
+            f"tflite: {self.without_baseline} check(s) have no golden baseline yet; record them all in one "
+            f"run: {command}"
+        ]
 
     def stale_lines(self, config: pytest.Config) -> list[str]:
         """Baselines no test used, when the run was whole: no ``-k``, ``-m`` or node id."""

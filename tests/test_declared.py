@@ -89,8 +89,12 @@ def test_first_run_asks_for_baselines_update_writes_them_and_the_next_run_passes
         [
             "*BaselineFailure: model 'toy', mode 'int8': no golden baseline in "
             "*golden/toy/int8.json. Create it with pytest --tflite-update-golden "
-            "'tflite_models.py::toy::test_size[[]int8[]]', then commit *golden/toy/int8.json.",
+            "'tflite_models.py::toy::test_size[[]int8[]]', then commit *golden/toy/int8.json (one run with "
+            "--tflite-update-golden records every missing baseline: the run's summary names it).",
         ]
+    )
+    first.stdout.fnmatch_lines(
+        ["tflite: 7 check(s) have no golden baseline yet; record them all in one run: pytest * --tflite-update-golden"]
     )
     first.stdout.fnmatch_lines(["SKIPPED * the Edge TPU cannot run float32 arithmetic*"])
     assert not (repo.path / "golden").exists()

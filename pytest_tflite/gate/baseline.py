@@ -47,6 +47,10 @@ UPDATING = "update_in_progress"
 finishes: a baseline that still has it was left half-updated."""
 
 
+NO_BASELINE_MARK = f"one run with {UPDATE_OPTION} records every missing baseline"
+"""Said by every check that failed for want of a baseline, so the run can count them."""
+
+
 class BaselineFailure(TFLiteError, AssertionError):
     """A measurement over its budget, worse than its golden baseline, or without one."""
 
@@ -204,7 +208,7 @@ def _failure(
     else:
         what = "no golden baseline" if golden is None else f"no golden value for {_names(missing)}"
         problem = f"{what} in {path}"
-        hint = f"Create it with {command}, then commit {path}"
+        hint = f"Create it with {command}, then commit {path} ({NO_BASELINE_MARK}: the run's summary names it)"
     detail = format_comparisons(rows)
     versions = version_differences(golden, current_versions())
     if versions:
