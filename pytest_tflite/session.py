@@ -256,10 +256,11 @@ class TFLiteSession:
         unused baselines, untimed latency checks, and (verbose) the conversion counts."""
         lines: list[str] = []
         if self.has_results:
-            from .report.table import table, totals_text
+            from .report.table import table, terminal_table, totals_text
 
             summary = self.summary()
-            lines += [table(summary.rows, full=verbose), totals_text(summary)]
+            shown = table(summary.rows, full=True) if verbose else terminal_table(summary.rows)
+            lines += [shown, totals_text(summary)]
         lines += [*self.report_lines, *self.stale_lines(config), *self.latency_lines()]
         lines += self.missing_baseline_lines(config)
         return lines + (self.conversion_lines() if verbose else [])

@@ -84,6 +84,20 @@ def row_cells(line: str) -> list[str]:
     return line.split()
 
 
+def terminal_blocks(result: pytest.RunResult) -> dict[str, list[str]]:
+    """The default table: model -> its lines (the header, the rows, a folded skip line)."""
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if "tflite report" in line) + 1
+    end = next(i for i in range(start, len(lines)) if " rows: " in lines[i])
+    blocks: dict[str, list[str]] = {}
+    for line in lines[start:end]:
+        if not line.startswith(" "):
+            blocks[line] = []
+        elif not set(line.strip()) <= {"-", " "}:
+            blocks[list(blocks)[-1]].append(line.strip())
+    return blocks
+
+
 def comparable(document: dict) -> list[dict]:
     """Rows without what only timing can tell (latency is measured in serial runs only)."""
     return [
@@ -105,11 +119,18 @@ def test_a_run_shows_the_table_and_writes_the_three_files(repo):
         "--tflite-report", "report.md", "--tflite-report", "report.json", "--tflite-report", "report.html",
     )
     assert result.ret == 0
-    lines = table_lines(result)
-    assert row_cells(lines[0])[:4] == ["model", "mode", "target", "size"]
-    assert "gzip" not in lines[0] and "why" not in lines[0] and "latency median" in lines[0]
-    assert [tuple(row_cells(line)[:3]) for line in lines[1:]] == [(m, mode, t or "-") for m, mode, t in ROWS]
-    assert [row_cells(line)[-1] for line in lines[1:]] == ["pass", "skip", "pass", "pass", "pass", "pass"]
+    blocks = terminal_blocks(result)
+    assert list(blocks) == ["narrow", "wide"]
+    for model, lines in blocks.items():
+        assert row_cells(lines[0])[:4] == ["mode", "target", "size", "Δ"]
+        assert "gzip" not in lines[0] and "why" not in lines[0] and "latency" in lines[0]
+        shown = [(model, *row_cells(line)[:2]) for line in lines[1:] if not line.startswith("skipped")]
+        run_rows = [(m, mode, t or "-") for m, mode, t in ROWS if m == model]
+        assert shown == [row for row in run_rows if row[1:] != ("float32", "edgetpu")]
+        assert all(row_cells(line)[-1] == "pass" for line in lines[1:] if not line.startswith("skipped"))
+    assert blocks["narrow"][-1] == "skipped 1: edgetpu (float32)"
+    report_lines = result.outlines[next(i for i, line in enumerate(result.outlines) if "tflite report" in line) :]
+    assert max(len(line) for line in report_lines) <= 100
     for name in ("report.md", "report.json", "report.html"):
         result.stdout.fnmatch_lines([f"tflite: report written to {name}"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from collections.abc import Callable, Sequence
 
 from ..gate.figures import TARGET_FIGURES
@@ -19,7 +20,7 @@ from .format import (
     size_delta,
     verdict_text,
 )
-from .rows import VERDICTS, Row, difference, totals
+from .rows import SKIP, VERDICTS, Row, difference, totals
 from .summary import Summary
 
 
@@ -108,6 +109,82 @@ def table(
         colalign=["right" if column.right else "left" for column in chosen],
         disable_numparse=True,
     )
+    return text
+
+
+def terminal_table(rows: Sequence[Row]) -> str:
+    """The table for a terminal of 100 columns: one block per model under its name, the
+    model column left out, and its skipped combinations folded into one line (the other
+    columns are in the report files and, with ``-v``, in the full table)."""
+    chosen = terminal_columns(rows)
+    blocks: list[str] = []
+    for model in dict.fromkeys(row.model for row in rows):
+        own = [row for row in rows if row.model == model]
+        shown = [row for row in own if row.verdict != SKIP]
+        lines = [model]
+        if shown:
+            lines += ["  " + line for line in _tabulate(shown, chosen).splitlines()]
+        skipped = [row for row in own if row.verdict == SKIP]
+        if skipped:
+            lines += textwrap.wrap(skipped_text(skipped), TERMINAL_WIDTH, initial_indent="  ", subsequent_indent="    ")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def terminal_columns(rows: Sequence[Row]) -> list[Column]:
+    """The compact columns without the model, with short headers and the size change in bytes."""
+    compact = {c.header: c for c in columns(rows, full=False)}
+    metric = next(c for c in columns(rows, full=False) if c.right and c.header not in _NOT_THE_METRIC)
+    return [
+        compact["mode"],
+        compact["target"],
+        compact["size"],
+        Column("Δ size", lambda r: size_delta(difference(r.value("size_bytes"), r.value("golden_size_bytes"))), True),
+        metric,
+        Column("Δ f32", compact["Δ float32"].cell, right=True),
+        Column("ops", _placement, right=True),
+        Column("latency", compact["latency median"].cell, right=True),
+        Column("verdict", lambda r: r.verdict),  # which checks failed, pytest's summary lists
+    ]
+
+
+_NOT_THE_METRIC = {"size", "Δ golden", "Δ float32", "ops on target", "latency median"}
+
+
+def skipped_text(rows: Sequence[Row]) -> str:
+    """``skipped 6: edgetpu (float32, float16), tflm (dynamic_int8)``: which target never
+    runs which mode."""
+    by_target: dict[str, list[str]] = {}
+    for row in rows:
+        by_target.setdefault(row.target or "-", []).append(row.mode)
+    parts = [f"{target} ({', '.join(modes)})" for target, modes in by_target.items()]
+    return f"skipped {len(rows)}: " + "; ".join(parts)
+
+
+TERMINAL_WIDTH = 98
+"""What a terminal line of the table may take (a 100-column terminal, with a margin)."""
+
+
+def _tabulate(rows: Sequence[Row], chosen: Sequence[Column]) -> str:
+    """The rows with one space between columns: the terminal table must fit 100 columns."""
+    import tabulate as tabulate_module
+    from tabulate import DataRow, Line, TableFormat, tabulate
+
+    narrow = TableFormat(
+        lineabove=None, linebelowheader=Line("", "-", " ", ""), linebetweenrows=None, linebelow=None,
+        headerrow=DataRow("", " ", ""), datarow=DataRow("", " ", ""), padding=0, with_header_hide=None,
+    )
+    padding, tabulate_module.MIN_PADDING = tabulate_module.MIN_PADDING, 0  # no extra room for headers
+    try:
+        text: str = tabulate(
+            [[column.cell(row) for column in chosen] for row in rows],
+            headers=[column.header for column in chosen],
+            tablefmt=narrow,
+            colalign=["right" if column.right else "left" for column in chosen],
+            disable_numparse=True,
+        )
+    finally:
+        tabulate_module.MIN_PADDING = padding
     return text
 
 
