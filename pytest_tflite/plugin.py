@@ -33,6 +33,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+LATENCY_COLUMNS = ["median", "iqr", "rounds"]
+"""pytest-benchmark's columns unless the run names its own: a median and its spread, not
+a maximum that one preempted round makes look like an alarm."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Before pytest-benchmark reads its options: a narrow table by default."""
+    if getattr(config.option, "benchmark_columns", "absent") is None:
+        config.option.benchmark_columns = list(LATENCY_COLUMNS)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

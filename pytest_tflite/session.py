@@ -221,9 +221,13 @@ class TFLiteSession:
     # --- what the run says at its start and end -------------------------------------------
 
     def header(self) -> str:
+        from .conversion.modes import mode_names
+
         cache = self.cache_dir or "off"
-        modes, targets = ", ".join(self.shown_modes()), ", ".join(self.shown_targets())
-        return f"tflite: modes {modes}; targets {targets}; conversion cache {cache}"
+        shown = self.shown_modes()
+        every = shown == mode_names() and len(shown) > 1
+        modes = f"all {len(shown)}" if every else ", ".join(shown)  # the whole list would not fit a line
+        return f"tflite: modes {modes}; targets {', '.join(self.shown_targets())}; conversion cache {cache}"
 
     def stale_baselines(self, *, whole_run: bool) -> list[Path]:
         """Baselines no test used; only a whole run (nothing deselected or picked by node

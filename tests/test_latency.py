@@ -251,3 +251,15 @@ def test_figures_are_pytest_benchmarks_statistics_in_milliseconds():
         f"tflite_latency_{name}" for name in ("median_ms", "mean_ms", "stddev_ms", "min_ms", "rounds")
     }
     assert figures(None) is None and figures(Stats()) is None
+
+
+def test_the_latency_table_shows_the_median_and_its_spread_unless_told_otherwise(repo):
+    narrow = run(repo, "-k", "latency and float32", *QUICK)
+    narrow.assert_outcomes(passed=1)
+    header = next(line for line in narrow.outlines if line.startswith("Name (time in"))
+    assert header.split(")", 1)[1].split() == ["Median", "IQR", "Rounds"]
+    table = narrow.outlines[narrow.outlines.index(header) - 2 :]
+    assert max(len(line) for line in table[: table.index("Legend:")]) <= 100
+    chosen = run(repo, "-k", "latency and float32", *QUICK, "--benchmark-columns", "min,max")
+    header = next(line for line in chosen.outlines if line.startswith("Name (time in"))
+    assert header.split(")", 1)[1].split() == ["Min", "Max"]
