@@ -169,9 +169,10 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if getattr(getattr(item, "cls", None), "declared", None) is not None:
-        from .declared.collector import name_check
+        from .declared.collector import name_check, skipped_at_declaration
 
         name_check(item, report)
+        skipped_at_declaration(item, report)
     excinfo = call.excinfo
     if (
         excinfo is not None

@@ -96,7 +96,8 @@ def test_first_run_asks_for_baselines_update_writes_them_and_the_next_run_passes
     first.stdout.fnmatch_lines(
         ["tflite: 7 check(s) have no golden baseline yet; record them all in one run: pytest * --tflite-update-golden"]
     )
-    first.stdout.fnmatch_lines(["SKIPPED * the Edge TPU cannot run float32 arithmetic*"])
+    first.stdout.fnmatch_lines(["SKIPPED [[]1[]] tflite_models.py: the Edge TPU cannot run float32 arithmetic*"])
+    first.stdout.no_fnmatch_line("SKIPPED * *collector.py*")
     assert not (repo.path / "golden").exists()
 
     update = run(repo, "--tflite-update-golden")
@@ -365,3 +366,12 @@ def test_a_killed_update_leaves_its_baselines_marked_and_the_next_run_says_so(re
     run(repo, "--tflite-update-golden").assert_outcomes(passed=9, skipped=3)
     assert "update_in_progress" not in baseline(repo, "float32")
     run(repo, "-k", "test_size").assert_outcomes(passed=2)
+
+
+def test_a_skip_points_at_the_line_that_declares_the_model(tmp_path):
+    from pytest_tflite.declared.collector import declaration_line
+
+    path = tmp_path / "tflite_models.py"
+    path.write_text("import x\n\nother = DeclaredModel('other', source=1)\ntoy = DeclaredModel(\"toy\", source=2)\n")
+    assert declaration_line(path, "toy") == (path, 4)
+    assert declaration_line(path, "gone") == (path, 1)

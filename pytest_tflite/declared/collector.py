@@ -9,6 +9,7 @@ like any test, so ids read ``tflite_models.py::mnist_mlp::test_compatible[int8-e
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -152,6 +153,30 @@ def declared_check(item: pytest.Item) -> tuple[DeclaredModel | None, str | None,
     params = callspec.params if callspec else {}
     mode, target = params.get("tflite_mode"), params.get("tflite_target")
     return declared, mode if isinstance(mode, str) else None, target if isinstance(target, str) else None
+
+
+def skipped_at_declaration(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A skipped standard check points at the model's declaration (``tflite_models.py:42``)
+    rather than at the plugin's code, which pytest would name: the user's line is where
+    the modes and targets that skip are chosen."""
+    if not (report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3):
+        return
+    declared = getattr(getattr(item, "cls", None), "declared", None)
+    if declared is None:
+        return
+    path, line = declaration_line(item.path, declared.name)
+    report.longrepr = (str(path), line, report.longrepr[2])
+
+
+def declaration_line(path: Path, name: str) -> tuple[Path, int]:
+    """The file and (1-based) line that first names the model, else the file's first."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return path, 1
+    quoted = (f'"{name}"', f"'{name}'")
+    number = next((i for i, line in enumerate(lines, 1) if any(q in line for q in quoted)), 1)
+    return path, number
 
 
 def name_check(item: pytest.Item, report: pytest.TestReport) -> None:
