@@ -106,6 +106,13 @@ def add_options(parser: pytest.Parser) -> None:
         "tflite_kernels, else xnnpack)",
     )
     group.addoption(
+        "--tflite-native-log",
+        action="store_true",
+        dest="tflite_native_log",
+        help="let TensorFlow's, the converter's and LiteRT's own log lines through to the "
+        "terminal (default: kept off it)",
+    )
+    group.addoption(
         "--tflite-report",
         action="append",
         dest="tflite_reports",

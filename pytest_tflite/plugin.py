@@ -8,6 +8,7 @@ so nothing here imports TensorFlow, numpy or the training code.
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
@@ -52,6 +53,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "quantization modes and targets (those also selected by --tflite-mode and "
         "--tflite-target)",
     )
+    if config.getoption("tflite_native_log"):
+        from .nativelog import SHOW, SHOW_ENV
+
+        os.environ[SHOW_ENV] = SHOW  # pytest-xdist workers inherit it
     settings = read_run_settings(config)
     session = TFLiteSession(settings)
     workerinput = getattr(config, "workerinput", None)

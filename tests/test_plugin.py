@@ -673,3 +673,33 @@ def test_run_without_model_tests_does_not_import_tensorflow(pytester: pytest.Pyt
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["tflite: modes all *"])
+
+
+NATIVE_LINES = ("fully_quantize", "XNNPACK delegate", "oneDNN", "cuInit")
+
+
+def test_native_log_lines_stay_off_the_terminal_unless_asked_for(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import numpy as np
+
+        def test_convert_and_run():
+            from pytest_tflite import Converter
+            from pytest_tflite.conversion.tf_loader import tensorflow
+
+            tensorflow()
+            import tf_keras as keras
+
+            model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
+            data = np.random.default_rng(0).random((8, 8), dtype=np.float32)
+            converted = Converter().convert(model, "full_int8", representative_data=data)
+            assert converted.predict(data).shape == (8, 4)
+        """
+    )
+    quiet = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    quiet.assert_outcomes(passed=1)
+    output = quiet.stdout.str() + quiet.stderr.str()
+    assert not [word for word in NATIVE_LINES if word in output]
+    shown = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", "--tflite-native-log")
+    shown.assert_outcomes(passed=1)
+    assert "fully_quantize" in shown.stdout.str() + shown.stderr.str()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConversionError, ModeError, ModelFormatError, TFLiteError
 from ..model.flatbuffer import TFLiteModel
+from ..nativelog import kept
 from .cache import ConversionCache, cache_key
 from .datasets import DATA_FORMS, Sample, digest, take_samples
 from .modes import CALIBRATION_SAMPLES, Mode, get_mode
@@ -199,7 +200,7 @@ def run_converter(src: Source, mode: Mode, samples: list[Sample] | None) -> byte
         mode.configure(converter, tf, mode.options)
         if samples is not None:
             converter.representative_dataset = src.calibration_feed(samples, src.input_specs())
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        with contextlib.redirect_stdout(io.StringIO()), kept(), warnings.catch_warnings():
             # Both come from the converter's own internals, not from the user's model.
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
             warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")

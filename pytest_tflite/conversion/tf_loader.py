@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
+
+from ..nativelog import kept
 
 
 def tensorflow() -> Any:
-    """Import TensorFlow quietly (its C++ logging off unless the user set it)."""
+    """Import TensorFlow quietly: its C++ start-up lines go to the native log."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" not in sys.modules:
+        with kept():
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # looks for CUDA now, saying so on stderr
     import tensorflow as tf
 
     return tf

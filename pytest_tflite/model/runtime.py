@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 import numpy as np
 
 from ..errors import RuntimeFailure
+from ..nativelog import kept
 from .isolation import ensure_loads_safely
 from .kernels import current_kernels
 
@@ -44,10 +45,11 @@ class Runner:
         resolver = OpResolverType.BUILTIN_REF if self.kernels == "reference" else OpResolverType.AUTO
         ensure_loads_safely(model.content, source=model.name, mode=model.mode)
         try:
-            self.interpreter = Interpreter(
-                model_content=model.content, num_threads=num_threads, experimental_op_resolver_type=resolver
-            )
-            self.interpreter.allocate_tensors()
+            with kept():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate for CPU."
+                self.interpreter = Interpreter(
+                    model_content=model.content, num_threads=num_threads, experimental_op_resolver_type=resolver
+                )
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise self._failure("the LiteRT interpreter cannot load the model", exc) from exc
         inputs = self._inputs()
