@@ -395,3 +395,15 @@ def test_labels_of_points_close_together_do_not_overlap():
     boxes = [Text.get_window_extent(t, renderer) for t in labels]  # the text alone, not its line
     assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b)]
     assert figure.axes[0].get_ylim()[1] < 1.01  # no room for accuracy over 100 %
+
+
+def test_a_long_skip_reason_is_cut_in_the_page_and_whole_in_the_json():
+    reason = "the Edge TPU cannot run float32 arithmetic, which mode 'float32' produces; modes that fit: " + ", ".join(
+        f"mode_{i}" for i in range(30)
+    )
+    rows = results_of(
+        report("compatible", "float32", "edgetpu", outcome="skipped", when="setup", longrepr=("x.py", 1, reason)),
+    ).rows(["float32"])
+    page = files.to_html(summary.Summary(rows, created="now"))
+    assert "the Edge TPU cannot run float32 arithmetic" in page and "mode_29" not in page
+    assert "mode_29" in files.to_json(summary.Summary(rows, created="now"))

@@ -138,8 +138,8 @@ def _own_compile_config(model: Any) -> dict[str, Any]:
     get = getattr(model, "get_compile_config", None)
     config = (get() if callable(get) else None) or {}
     optimizer = config.get("optimizer")
-    if isinstance(optimizer, dict):
-        optimizer = optimizer.get("class_name")
+    if isinstance(optimizer, dict):  # a saved model's: {"class_name": "Adam", ...}
+        optimizer = str(optimizer.get("class_name", "")).lower() or None
     return {"loss": config.get("loss"), "metrics": _metric_names(config.get("metrics")), "optimizer": optimizer}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomicfile import write_atomic
+from .format import REASON_WIDTH
 from .rows import Row, totals
 from .summary import Summary
 from .table import columns, table, totals_text, versions_text
@@ -94,7 +95,9 @@ def to_html(summary: Summary) -> str:
 
 
 def _html_table(rows: Sequence[Row]) -> str:
-    chosen = columns(rows, full=True, reason_width=None)
+    """Every column; a reason is cut to its first sentence's start, as in a terminal (a
+    skip names every mode that would fit, which would fill the page; the JSON keeps it)."""
+    chosen = columns(rows, full=True, reason_width=REASON_WIDTH)
     head = "".join(f"<th>{html.escape(c.header)}</th>" for c in chosen)
     body = []
     for row in rows:
