@@ -132,6 +132,9 @@ class Converter:
                 converted = fine_tuned_source(src, mode, training)
                 self.stats["fine_tuned"] += 1
             content = run_converter(converted, mode, samples)
+            if training is not None:
+                del converted
+                _release_keras_state()
             model = _converted_model(src, mode, content)
             self.cache.store(key, content)
             self.stats["converted"] += 1
@@ -150,6 +153,32 @@ class Converter:
             return None
         self.stats["disk"] += 1
         return model
+
+
+def _release_keras_state() -> None:
+    """Let go of what a fine-tune left in tf-keras's global state (its graphs, the
+    optimizer's slots, tfmot's wrappers): kept, they grow a process by every fine-tune."""
+    import gc
+
+    import tf_keras
+
+    tf_keras.backend.clear_session()
+    gc.collect()
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc keeps them otherwise)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        return
 
 
 def _training(
