@@ -82,7 +82,7 @@ def _echo_progress(config: pytest.Config, *, verbose: bool) -> Callable[[], None
     """A line on the terminal per conversion that runs (what a cold run spends its time
     on), and in verbose runs per fine-tune epoch. Written past pytest's output capture, as
     its live logging is, since they happen inside tests."""
-    from .conversion.training import echo_progress
+    from .conversion.progress import echo_progress
 
     def write(line: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")

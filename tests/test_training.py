@@ -141,7 +141,7 @@ def test_clustered_kernels_hold_at_most_n_values(tuned, name):
 
 
 def test_the_users_model_is_never_changed(trained, untouched, training_data):
-    from pytest_tflite.conversion.training import echo_progress
+    from pytest_tflite.conversion.progress import echo_progress
 
     lines = []
     stop = echo_progress(lines.append)  # how the plugin shows epochs in verbose mode
@@ -466,6 +466,7 @@ def test_labels_that_do_not_fit_the_loss_fail_with_the_reason(trained, training_
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")  # the legacy format on purpose
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])
 def test_a_saved_model_file_fine_tunes_with_its_own_compile_configuration(tmp_path, trained, training_data, suffix):
     """tf-keras gives a ``.h5`` file's metrics back as nested serialized wrappers, which

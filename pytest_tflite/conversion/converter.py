@@ -23,6 +23,7 @@ from ..nativelog import kept
 from .cache import ConversionCache, cache_key
 from .datasets import DATA_FORMS, Sample, digest, take_samples
 from .modes import CALIBRATION_SAMPLES, Mode, get_mode
+from .progress import PROGRESS_LOGGER
 from .sources import Source, as_source
 from .tf_loader import tensorflow
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from .training import Training
 
 
-PROGRESS_LOGGER = "pytest_tflite.progress"
 progress = logging.getLogger(PROGRESS_LOGGER)
 """One line per conversion that runs (not one the cache answers), and per fine-tune as it starts."""
 

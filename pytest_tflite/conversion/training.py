@@ -19,11 +19,12 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModeError, TFLiteError, TrainingUnavailable
 from ..gate.versions import package_version
+from .progress import EPOCH_LOGGER
 from .sources import Source
 from .tf_loader import keras_flavor, tensorflow
 
@@ -34,7 +35,7 @@ COMPILE_KEYS = ("loss", "metrics", "optimizer")
 PRUNING_UPDATES = 10
 """How many times the pruning mask is tightened on its way to the target sparsity."""
 
-logger = logging.getLogger("pytest_tflite.training")
+logger = logging.getLogger(EPOCH_LOGGER)
 
 
 def tfmot() -> Any:
@@ -308,32 +309,6 @@ def _progress(tf_keras: Any, label: str, epochs: int) -> Any:
         logger.info("%s: epoch %d/%d: %s (%.1f s)", label, epoch + 1, epochs, figures, seconds)
 
     return tf_keras.callbacks.LambdaCallback(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end)
-
-
-def echo_progress(write: Callable[[str], None], *, epochs: bool = True) -> Callable[[], None]:
-    """Send each conversion line (and with ``epochs`` each fine-tune epoch line) to
-    ``write``, pytest's terminal; returns the function that stops it."""
-
-    class _Write(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            write(record.getMessage())
-
-    from .converter import PROGRESS_LOGGER
-
-    loggers = [logging.getLogger(PROGRESS_LOGGER)] + ([logger] if epochs else [])
-    handler = _Write(logging.INFO)
-    levels = [(each, each.level) for each in loggers]
-    for each in loggers:
-        each.addHandler(handler)
-        if each.getEffectiveLevel() > logging.INFO:
-            each.setLevel(logging.INFO)
-
-    def stop() -> None:
-        for each, level in levels:
-            each.removeHandler(handler)
-            each.setLevel(level)
-
-    return stop
 
 
 def _for_tf_keras(obj: Any, module: Any) -> Any:
