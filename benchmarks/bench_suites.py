@@ -7,7 +7,7 @@ Run from the repository root:
 
 1. A cold run of ``pytest suites`` (a new, empty conversion cache folder: every mode is
    converted and every training-time mode fine-tunes), then a warm run from that folder;
-   their wall times and ratio.
+   their wall times, their ratio and each run's peak memory.
 2. The same suite under ``-n 2`` against the serial warm run, from the same cache: the
    wall time, and whether every test (by node id, from ``--junitxml``) ends the same way.
 
@@ -20,6 +20,7 @@ Nothing is asserted: the figures depend on the machine.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,16 +33,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_suite(label: str, cache: Path, report: Path, target: str, extra: list[str]) -> float:
-    """Wall time of one ``pytest suites`` run (its exit code and summary are printed)."""
+    """Wall time of one ``pytest suites`` run (its exit code, summary and peak memory are
+    printed: the largest resident set of the run's processes, pytest-xdist workers included)."""
     command = [
         sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--benchmark-disable",
         "--tflite-target", target, "--tflite-cache-dir", str(cache), f"--junitxml={report}", *extra,
     ]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    with tempfile.TemporaryFile("w+") as output:
+        child = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.DEVNULL, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        lines = output.read().strip().splitlines()
     seconds = time.perf_counter() - started
-    summary = done.stdout.strip().splitlines()[-1:] or ["(no output)"]
-    print(f"  {label:<8} {seconds:7.1f} s  exit {done.returncode}  {summary[0]}")
+    summary = lines[-1:] or ["(no output)"]
+    peak_gib = usage.ru_maxrss / 1024**2  # KiB on Linux
+    print(f"  {label:<8} {seconds:7.1f} s  peak {peak_gib:.2f} GiB  exit {child.returncode}  {summary[0]}")
     return seconds
 
 
