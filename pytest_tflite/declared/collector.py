@@ -87,7 +87,7 @@ class StandardChecks:
         tflite_session: TFLiteSession,
         request: pytest.FixtureRequest,
     ) -> None:
-        from ..targets import assert_compatible
+        from ..targets.registry import require_fit
 
         request.node.user_properties.extend(
             checks.identity(self.declared, tflite_mode.name, tflite_target.name)
@@ -96,7 +96,7 @@ class StandardChecks:
         report = tflite_session.compatibility(model, tflite_target)
         report = checks.compared_on_target(tflite_session, self.declared, model, tflite_target, report)
         if report.failure or report.ops_nowhere:
-            assert_compatible(model, tflite_target, min_on_target=0.0)
+            require_fit(report, min_on_target=0.0)
         _judge(request, tflite_session, self.declared, model, PLACEMENT, reports=[report])
 
     def test_latency(

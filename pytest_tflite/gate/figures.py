@@ -48,7 +48,7 @@ FIGURE_NAMES = tuple(figure.name for figure in TARGET_FIGURES)
 def figures_of(details: Mapping[str, Any]) -> dict[str, float | int]:
     """The target figures a report's details hold (the others are left out)."""
     return {
-        name: details[name]
+        name: value
         for name in FIGURE_NAMES
-        if isinstance(details.get(name), (int, float)) and not isinstance(details.get(name), bool)
+        if isinstance(value := details.get(name), (int, float)) and not isinstance(value, bool)
     }

@@ -34,12 +34,8 @@ class Column:
 
 def columns(rows: Sequence[Row], full: bool, reason_width: int | None = REASON_WIDTH) -> list[Column]:
     """The compact columns, or all of them (``full``)."""
-    names = {row.metric for row in rows if row.metric}
-    label = names.pop() if len(names) == 1 else "metric"
-
-    def metric_cell(row: Row) -> str:
-        text = metric_text(row.metric_value(), row.metric)
-        return text if label != "metric" or row.metric is None else f"{row.metric} {text}"
+    metric = _metric_column(rows)
+    label = metric.header
 
     every = [
         Column("model", lambda r: r.model),
@@ -48,7 +44,7 @@ def columns(rows: Sequence[Row], full: bool, reason_width: int | None = REASON_W
         Column("size", lambda r: kilobytes(r.value("size_bytes")), right=True),
         Column("Δ golden", _size_against_golden, right=True),
         Column("gzip", lambda r: kilobytes(r.value("gzip_size_bytes")), True, full_only=True),
-        Column(label, metric_cell, right=True),
+        metric,
         Column("Δ float32", lambda r: _metric_against(r, "float32"), right=True),
         Column(f"{label} Δ golden", lambda r: _metric_against(r, "golden"), True, full_only=True),
         Column("agreement", lambda r: percent(r.value("fidelity_agreement")), True, full_only=True),
@@ -56,11 +52,27 @@ def columns(rows: Sequence[Row], full: bool, reason_width: int | None = REASON_W
         Column("kernels", lambda r: r.value("kernels") or r.value("latency_kernels") or "-", full_only=True),
         Column("ops on target", _placement, right=True),
         Column("target figures", _target_figures, full_only=True),
-        Column("latency median", lambda r: milliseconds(r.value("latency_median_ms")), right=True),
+        Column("latency median", _latency, right=True),
         Column("verdict", verdict_text),
         Column("why", lambda r: reason_text(r, reason_width), full_only=True),
     ]
     return [c for c in every if full or not c.full_only]
+
+
+def _metric_column(rows: Sequence[Row]) -> Column:
+    """Named after the rows' metric when they share one; else each cell names its own."""
+    names = {row.metric for row in rows if row.metric}
+    label = names.pop() if len(names) == 1 else "metric"
+
+    def cell(row: Row) -> str:
+        text = metric_text(row.metric_value(), row.metric)
+        return text if label != "metric" or row.metric is None else f"{row.metric} {text}"
+
+    return Column(label, cell, right=True)
+
+
+def _latency(row: Row) -> str:
+    return milliseconds(row.value("latency_median_ms"))
 
 
 def _size_against_golden(row: Row) -> str:
@@ -96,20 +108,7 @@ def table(
     rows: Sequence[Row], *, full: bool = False, fmt: str = "simple", reason_width: int | None = REASON_WIDTH
 ) -> str:
     """The rows as a tabulate table (``fmt`` "simple" for terminals, "pipe" for Markdown)."""
-    from tabulate import tabulate
-
-    chosen = columns(rows, full, reason_width)
-    cells = [[column.cell(row) for column in chosen] for row in rows]
-    if fmt == "pipe":
-        cells = [[cell.replace("|", "\\|") for cell in line] for line in cells]
-    text: str = tabulate(
-        cells,
-        headers=[column.header for column in chosen],
-        tablefmt=fmt,
-        colalign=["right" if column.right else "left" for column in chosen],
-        disable_numparse=True,
-    )
-    return text
+    return _render(rows, columns(rows, full, reason_width), fmt)
 
 
 def terminal_table(rows: Sequence[Row]) -> str:
@@ -123,7 +122,7 @@ def terminal_table(rows: Sequence[Row]) -> str:
         shown = [row for row in own if row.verdict != SKIP]
         lines = [model]
         if shown:
-            lines += ["  " + line for line in _tabulate(shown, chosen).splitlines()]
+            lines += ["  " + line for line in _render(shown, chosen, NARROW).splitlines()]
         skipped = [row for row in own if row.verdict == SKIP]
         if skipped:
             lines += textwrap.wrap(skipped_text(skipped), TERMINAL_WIDTH, initial_indent="  ", subsequent_indent="    ")
@@ -133,22 +132,17 @@ def terminal_table(rows: Sequence[Row]) -> str:
 
 def terminal_columns(rows: Sequence[Row]) -> list[Column]:
     """The compact columns without the model, with short headers and the size change in bytes."""
-    compact = {c.header: c for c in columns(rows, full=False)}
-    metric = next(c for c in columns(rows, full=False) if c.right and c.header not in _NOT_THE_METRIC)
     return [
-        compact["mode"],
-        compact["target"],
-        compact["size"],
+        Column("mode", lambda r: r.mode),
+        Column("target", lambda r: r.target or "-"),
+        Column("size", lambda r: kilobytes(r.value("size_bytes")), right=True),
         Column("Δ size", lambda r: size_delta(difference(r.value("size_bytes"), r.value("golden_size_bytes"))), True),
-        metric,
-        Column("Δ f32", compact["Δ float32"].cell, right=True),
+        _metric_column(rows),
+        Column("Δ f32", lambda r: _metric_against(r, "float32"), right=True),
         Column("ops", _placement, right=True),
-        Column("latency", compact["latency median"].cell, right=True),
+        Column("latency", _latency, right=True),
         Column("verdict", lambda r: r.verdict),  # which checks failed, pytest's summary lists
     ]
-
-
-_NOT_THE_METRIC = {"size", "Δ golden", "Δ float32", "ops on target", "latency median"}
 
 
 def skipped_text(rows: Sequence[Row]) -> str:
@@ -165,21 +159,31 @@ TERMINAL_WIDTH = 98
 """What a terminal line of the table may take (a 100-column terminal, with a margin)."""
 
 
-def _tabulate(rows: Sequence[Row], chosen: Sequence[Column]) -> str:
-    """The rows with one space between columns: the terminal table must fit 100 columns."""
+NARROW = "narrow"
+"""The terminal's format: one space between columns and no extra room for the headers."""
+
+
+def _render(rows: Sequence[Row], chosen: Sequence[Column], fmt: str) -> str:
+    """The rows in tabulate's ``fmt`` ("pipe" escapes the cells' pipes), or :data:`NARROW`."""
     import tabulate as tabulate_module
     from tabulate import DataRow, Line, TableFormat, tabulate
 
-    narrow = TableFormat(
-        lineabove=None, linebelowheader=Line("", "-", " ", ""), linebetweenrows=None, linebelow=None,
-        headerrow=DataRow("", " ", ""), datarow=DataRow("", " ", ""), padding=0, with_header_hide=None,
-    )
-    padding, tabulate_module.MIN_PADDING = tabulate_module.MIN_PADDING, 0  # no extra room for headers
+    cells = [[column.cell(row) for column in chosen] for row in rows]
+    if fmt == "pipe":
+        cells = [[cell.replace("|", "\\|") for cell in line] for line in cells]
+    tablefmt: str | TableFormat = fmt
+    padding = tabulate_module.MIN_PADDING
+    if fmt == NARROW:
+        tablefmt = TableFormat(
+            lineabove=None, linebelowheader=Line("", "-", " ", ""), linebetweenrows=None, linebelow=None,
+            headerrow=DataRow("", " ", ""), datarow=DataRow("", " ", ""), padding=0, with_header_hide=None,
+        )
+        tabulate_module.MIN_PADDING = 0
     try:
         text: str = tabulate(
-            [[column.cell(row) for column in chosen] for row in rows],
+            cells,
             headers=[column.header for column in chosen],
-            tablefmt=narrow,
+            tablefmt=tablefmt,
             colalign=["right" if column.right else "left" for column in chosen],
             disable_numparse=True,
         )

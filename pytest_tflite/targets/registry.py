@@ -128,7 +128,12 @@ def assert_compatible(
             f"min_on_target must be a fraction between 0 and 1, not {min_on_target!r}",
             hint="Write min_on_target=0.9 for 90 percent",
         )
-    report = check(model, target)
+    return require_fit(check(model, target), min_on_target)
+
+
+def require_fit(report: CompatibilityReport, min_on_target: float = 1.0) -> CompatibilityReport:
+    """``report`` itself when its model fits (see :func:`assert_compatible`), else the
+    failure: for a report already made, so the target's tool does not run twice."""
     problems = []
     if report.failure:
         problems.append(report.failure)
@@ -143,8 +148,8 @@ def assert_compatible(
     if problems:
         raise CompatibilityFailure(
             f"does not fit the {report.target_title}: " + "; ".join(problems),
-            source=model.name,
-            mode=model.mode,
+            source=report.model,
+            mode=report.mode,
             hint=". ".join(fix.rstrip(". ") for fix in report.fixes()) or None,
             detail=_offenders(report),
         )

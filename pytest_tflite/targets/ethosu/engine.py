@@ -212,13 +212,16 @@ _LAYER_COLUMNS = {
 }
 
 
+_TEXT_COLUMNS = {"original_operator", "operator", "runs_on", "name"}
+
+
 def _layer(row: Mapping[str, str]) -> dict[str, Any]:
     """One row of Vela's per-layer table, with numbers as numbers."""
     layer: dict[str, Any] = {}
     for column, name in _LAYER_COLUMNS.items():
         if column not in row:
             continue
-        value = _number(row[column]) if name not in ("original_operator", "operator", "runs_on", "name") else None
+        value = None if name in _TEXT_COLUMNS else _number(row[column])
         layer[name] = int(value) if value is not None else row[column]
     return layer
 

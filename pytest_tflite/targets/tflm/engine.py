@@ -118,7 +118,10 @@ def reference_outputs(
     sample at a time, each from a fresh state."""
     from ...model.runtime import Runner
 
-    interpreter = Runner(model, kernels=kernels).interpreter
+    return _outputs_of(Runner(model, kernels=kernels).interpreter, inputs)
+
+
+def _outputs_of(interpreter: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     details = interpreter.get_input_details()
     outputs: list[list[np.ndarray]] = [[] for _ in interpreter.get_output_details()]
     for sample in range(len(inputs[0]) if inputs else 1):
@@ -136,7 +139,10 @@ def compare_with_reference(
 ) -> dict[str, Any]:
     """How far TFLite Micro's outputs are from the reference kernels': the largest
     difference (in LSB for integer outputs) and the share of samples whose top-1 class agrees."""
-    reference = reference_outputs(model, inputs)
+    return _agreement(reference_outputs(model, inputs), micro)
+
+
+def _agreement(reference: Sequence[np.ndarray], micro: Sequence[np.ndarray]) -> dict[str, Any]:
     integer = all(r.dtype.kind in "iu" for r in reference)
     largest = 0.0
     agree = np.ones(len(reference[0]), dtype=bool)
@@ -160,12 +166,12 @@ def compare_on_data(model: TFLiteModel, inputs: Sequence[np.ndarray]) -> dict[st
     data, in the model's input order), quantized as the model's inputs are."""
     from ...model.runtime import Runner, quantize
 
-    details = Runner(model, kernels="reference").interpreter.get_input_details()
-    raw = [quantize(np.asarray(x), d) for x, d in zip(inputs, details)]
+    reference = Runner(model, kernels="reference").interpreter  # quantizes the inputs, then runs them
+    raw = [quantize(np.asarray(x), d) for x, d in zip(inputs, reference.get_input_details())]
     run = run_on_micro(model.content, raw, search_arena=False)
     if not run.ok or run.outputs is None:
         return {"evaluation_comparison_failed": run.failure or "TFLite Micro gave no outputs"}
-    found = compare_with_reference(model, raw, run.outputs)
+    found = _agreement(_outputs_of(reference, raw), run.outputs)
     return {
         "top1_agreement_eval": found["top1_agreement_seeded"],
         "eval_samples": found["compared_samples"],
