@@ -7,7 +7,13 @@ underneath so nothing is hidden.
 
 from __future__ import annotations
 
+from typing import Any
+
 _DETAIL_LINES = 40
+
+
+def _rebuilt(kind: type[TFLiteError], problem: str, fields: dict[str, Any]) -> TFLiteError:
+    return kind(problem, **fields)
 
 
 class TFLiteError(Exception):
@@ -28,6 +34,12 @@ class TFLiteError(Exception):
         self.hint = hint
         self.detail = detail
         super().__init__(self._render())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its fields, so an error raised in a child process is raised again
+        here as it was."""
+        fields = {"source": self.source, "mode": self.mode, "hint": self.hint, "detail": self.detail}
+        return (_rebuilt, (type(self), self.problem, fields))
 
     def _render(self) -> str:
         where = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from .errors import DatasetError, EvaluationError
 from .model.runtime import plain_name
 
 if TYPE_CHECKING:
+    from .conversion.cache import ConversionCache
     from .conversion.datasets import TrainingSet
     from .model.flatbuffer import TFLiteModel
 
@@ -101,6 +103,18 @@ class Evaluation:
     kernels: str | None = None
     """The LiteRT kernels that computed it (``xnnpack`` or ``reference``)."""
 
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Evaluation:
+        fidelity = record.get("fidelity")
+        return cls(
+            metric=str(record["metric"]),
+            value=float(record["value"]),
+            higher_is_better=bool(record["higher_is_better"]),
+            samples=int(record["samples"]),
+            fidelity=Fidelity(**fidelity) if fidelity is not None else None,
+            kernels=record.get("kernels"),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
@@ -138,6 +152,56 @@ def evaluate(
     return Evaluation(
         metric.name, value, metric.higher_is_better, len(dataset), fidelity, kernels=model.runner.kernels
     )
+
+
+EVALUATIONS = "evaluations"
+"""The conversion cache's folder of evaluation results."""
+
+
+def remembered(
+    cache: ConversionCache, model: TFLiteModel, data: Any, metric: Metric, reference: TFLiteModel | None
+) -> Evaluation:
+    """:func:`evaluate`, answered from the cache folder when the same model bytes were
+    scored on the same data by the same metric, kernels and runtime before."""
+    key = _evaluation_key(model, data, metric, reference)
+    record = cache.load_record(EVALUATIONS, key) if key is not None else None
+    if record is not None:
+        try:
+            return Evaluation.from_dict(record)
+        except (KeyError, TypeError, ValueError):
+            pass  # written by another version: evaluate again
+    evaluated = evaluate(model, data, metric=metric, reference=reference)
+    if key is not None:
+        cache.store_record(EVALUATIONS, key, evaluated.to_dict())
+    return evaluated
+
+
+def _evaluation_key(model: TFLiteModel, data: Any, metric: Metric, reference: TFLiteModel | None) -> str | None:
+    """None when the data cannot be hashed as given (a dataset, a generator) or the metric
+    is not a plain function whose code says all it computes (a closure, a partial)."""
+    import inspect
+
+    from .conversion.cache import cache_key
+    from .conversion.datasets import raw_digest
+    from .gate.versions import package_version
+    from .model.kernels import current_kernels
+
+    data_digest = raw_digest(data)
+    if data_digest is None or not inspect.isfunction(metric.fn) or metric.fn.__closure__:
+        return None
+    try:
+        metric_code = inspect.getsource(metric.fn)
+    except (OSError, TypeError):
+        return None
+    return cache_key({
+        "evaluation": inspect.getsource(sys.modules[__name__]),
+        "model": [model.digest, list(model.input_names or ())],
+        "reference": [reference.digest, list(reference.input_names or ())] if reference is not None else None,
+        "data": data_digest,
+        "metric": [metric.name, metric.higher_is_better, metric_code],
+        "kernels": current_kernels(),
+        "ai-edge-litert": package_version("ai-edge-litert"),
+    })
 
 
 def evaluation_inputs(model: TFLiteModel, data: Any) -> list[np.ndarray]:

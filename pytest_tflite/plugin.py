@@ -107,6 +107,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(problem)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist load`` (what ``-n`` means unless told otherwise), a declared model's
+    checks under one mode share a worker, so workers convert side by side instead of
+    waiting on each other's conversions."""
+    if config.getvalue("dist") != "load":
+        return None
+    from .declared.scheduling import scheduler
+
+    return scheduler(config, log)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     patterns = parent.config.getini("tflite_model_files")
     if file_path.suffix == ".py" and any(file_path.match(p) for p in patterns):
@@ -361,13 +373,23 @@ def tflite_model(
     tflite_source: Any,
     tflite_representative_data: Any,
     tflite_training_data: Any,
+    tflite_compile_config: Mapping[str, Any] | None,
 ) -> TFLiteModel:
     """``tflite_source`` converted under the current mode: a :class:`pytest_tflite.TFLiteModel`."""
     return tflite_convert(
         tflite_source,
         representative_data=tflite_representative_data,
         training_data=tflite_training_data,
+        compile_config=tflite_compile_config,
     )
+
+
+@pytest.fixture
+def tflite_compile_config() -> Mapping[str, Any] | None:
+    """How the training-time modes compile the model they fine-tune (``loss``, ``metrics``,
+    ``optimizer``). Override it in your conftest.py when ``tflite_source`` is a file saved
+    without its training configuration (default: the model's own)."""
+    return None
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""Fixtures of the example tests: the articles' dense classifier, from its committed weights."""
+"""Fixtures of the example tests: the articles' dense classifier, from its committed weights.
+
+The tests are given the weight file with the compile configuration it was trained with,
+as the declared ``dense_mlp`` is, so both share one conversion per mode (and a run whose
+conversions are all cached loads no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -14,21 +18,19 @@ def digits():
 
 
 @pytest.fixture(scope="session")
-def dense_mlp():
-    from pytest_tflite.conversion.tf_loader import tensorflow
-
-    tensorflow()
-    import tf_keras as keras
-
-    model = keras.models.load_model(weights_path("dense_mlp"), compile=False)
-    # Compiled, so the training-time modes fine-tune with the loss it was trained with.
-    model.compile(loss=keras.losses.deserialize(COMPILE_CONFIG["loss"]), metrics=COMPILE_CONFIG["metrics"])
-    return model
+def dense_mlp() -> str:
+    return str(weights_path("dense_mlp"))
 
 
 @pytest.fixture
 def tflite_source(dense_mlp):
     return dense_mlp
+
+
+@pytest.fixture
+def tflite_compile_config():
+    """The loss the classifier was trained with: the training-time modes fine-tune with it."""
+    return COMPILE_CONFIG
 
 
 @pytest.fixture

@@ -375,3 +375,51 @@ def test_a_skip_points_at_the_line_that_declares_the_model(tmp_path):
     path.write_text("import x\n\nother = DeclaredModel('other', source=1)\ntoy = DeclaredModel(\"toy\", source=2)\n")
     assert declaration_line(path, "toy") == (path, 4)
     assert declaration_line(path, "gone") == (path, 1)
+
+
+FILE_MODELS = """
+    import numpy as np
+    from pytest_tflite import DeclaredModel
+
+    X = np.random.default_rng(0).random((64, 8), dtype=np.float32)
+    Y = np.random.default_rng(1).integers(0, 4, 64)
+
+    toy = DeclaredModel(
+        "toy",
+        source={path!r},
+        representative_data=X,
+        training_data=(X, Y),
+        evaluation_data=(X, Y),
+        compile_config={{"loss": "sparse_categorical_crossentropy"}},
+        modes=["float32", "int8", "pruned"],
+    )
+"""
+RECORD_IMPORTS = """
+    import sys
+
+    def pytest_sessionfinish(session):
+        loaded = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "tf_keras", "keras"})
+        (session.config.rootpath / "loaded.txt").write_text(" ".join(loaded) or "none")
+"""
+
+
+@pytest.mark.slow
+def test_a_run_whose_conversions_are_all_cached_loads_no_tensorflow(runtime_loaded, pytester, tf_keras):
+    """The second run answers every conversion from the cache folder by the request alone
+    (the file's bytes, the mode, the data as given), so it loads neither the model nor
+    TensorFlow; its outcomes are the first run's."""
+    model = tf_keras.Sequential([tf_keras.Input((8,), name="x"), tf_keras.layers.Dense(4, name="out")], name="toy")
+    model.save(pytester.path / "toy.h5")
+    pytester.makeini(INI)
+    pytester.makeconftest(RECORD_IMPORTS)
+    pytester.makepyfile(tflite_models=FILE_MODELS.format(path=str(pytester.path / "toy.h5")))
+    args = ("-p", "no:cacheprovider", "--tflite-cache-dir", str(pytester.path / "cache"))
+
+    first = pytester.runpytest_subprocess(*args, "--tflite-update-golden")
+    first.assert_outcomes(passed=12, skipped=6)
+    assert (pytester.path / "loaded.txt").read_text() != "none"
+
+    again = pytester.runpytest_subprocess(*args)
+    again.assert_outcomes(passed=12, skipped=6)
+    again.stdout.fnmatch_lines(["tflite: 0 converted, 3 from the disk cache*"])
+    assert (pytester.path / "loaded.txt").read_text() == "none"

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pytest_tflite import Converter, DatasetError, ModeError, TrainingUnavailable, convert, get_mode
 from pytest_tflite.conversion.modes import mode_names
+from pytest_tflite.conversion.trainer import APART_ENV
+from pytest_tflite.errors import ConversionError, TFLiteError
 
 TRAINING_MODES = [m for m in mode_names() if get_mode(m).needs_training_data]
 SAMPLES = 256
@@ -493,3 +499,113 @@ def test_an_unreadable_metric_is_not_blamed_on_the_labels():
 
     assert "compile_config" in _fit_hint("ValueError: Could not interpret metric identifier: None")
     assert "labels fit the loss" in _fit_hint("Shapes (32, 1) and (32, 4) are incompatible")
+
+
+def test_modes_that_begin_alike_train_their_first_stage_once(tmp_path, trained, training_data):
+    """pruned, pruned_clustered and pruned_qat_int8 all begin by pruning: the pruned weights
+    are kept in the cache folder, and a mode that finds them gives the bytes it gives alone."""
+    shared = Converter(tmp_path / "shared")
+    shared.convert(trained, quick("pruned"), training_data=training_data)
+    assert (shared.stats["stages_trained"], shared.stats["stages_reused"]) == (1, 0)
+    after_pruned = shared.convert(trained, quick("pruned_clustered"), training_data=training_data)
+    assert (shared.stats["stages_trained"], shared.stats["stages_reused"]) == (2, 1)
+
+    alone = Converter(tmp_path / "alone")
+    by_itself = alone.convert(trained, quick("pruned_clustered"), training_data=training_data)
+    assert by_itself.content == after_pruned.content
+    assert (alone.stats["stages_trained"], alone.stats["stages_reused"]) == (2, 0)
+
+    # Another process reads the stage from the folder; without a folder, a converter keeps it.
+    assert Converter(tmp_path / "shared").convert(trained, quick("pruned_qat_int8"), training_data=training_data)
+    in_memory = Converter()
+    in_memory.convert(trained, quick("pruned"), training_data=training_data)
+    in_memory.convert(trained, quick("pruned_qat_int8"), training_data=training_data)
+    assert in_memory.stats["stages_reused"] == 1
+
+
+def test_a_stage_trained_with_other_settings_is_not_reused(tmp_path, trained, training_data):
+    converter = Converter(tmp_path)
+    converter.convert(trained, quick("pruned"), training_data=training_data)
+    converter.convert(trained, quick("pruned_clustered", sparsity=0.3), training_data=training_data)
+    assert (converter.stats["stages_trained"], converter.stats["stages_reused"]) == (3, 0)
+
+
+# --- fine-tunes of model files run in a child process -------------------------------
+
+APART_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from pytest_tflite import Converter, get_mode
+
+rng = np.random.default_rng(0)
+x, y = rng.random((64, 8, 8), dtype=np.float32), rng.integers(0, 4, 64)
+mode = get_mode("pruned").with_options(epochs=1)
+model = Converter().convert(sys.argv[1], mode, training_data=(x, y))
+print(hashlib.sha256(model.content).hexdigest(), "tensorflow_model_optimization" in sys.modules)
+"""
+
+
+@pytest.fixture(scope="module")
+def trained_file(tmp_path_factory, trained):
+    path = tmp_path_factory.mktemp("files") / "trainable.keras"
+    trained.save(path)
+    return str(path)
+
+
+def test_a_model_file_fine_tunes_in_a_child_process_with_the_same_bytes(pytester, trained_file, monkeypatch):
+    """The asking process never loads tensorflow-model-optimization, so nothing a fine-tune
+    builds stays in it; the bytes are those of a fine-tune in the process itself."""
+    pytester.makepyfile(apart=APART_SCRIPT)
+    apart = pytester.run(sys.executable, "apart.py", trained_file)
+    monkeypatch.setenv(APART_ENV, "0")
+    in_place = pytester.run(sys.executable, "apart.py", trained_file)
+    assert apart.ret == in_place.ret == 0
+    digest, loaded = apart.outlines[-1].split()
+    assert loaded == "False"
+    assert in_place.outlines[-1].split() == [digest, "True"]
+
+
+def test_the_child_process_logs_each_epoch_here_as_it_is_written(trained_file, training_data, caplog):
+    caplog.set_level(logging.INFO, logger="pytest_tflite.training")
+    Converter().convert(trained_file, quick("clustered", seed=3), training_data=training_data)
+    lines = [r.getMessage() for r in caplog.records if r.name == "pytest_tflite.training"]
+    assert lines and lines[0].startswith("model 'trainable', mode 'clustered', cluster: epoch 1/1: loss ")
+
+
+def test_an_error_in_the_child_process_comes_back_as_it_was(trained_file, training_data):
+    x, y = training_data
+    with pytest.raises(TFLiteError) as raised:
+        Converter().convert(trained_file, quick("pruned", seed=4), training_data=(x, y + 10))
+    assert type(raised.value) is TFLiteError
+    assert raised.value.problem == "the fine-tune (prune) stopped with an error"
+    assert raised.value.mode == "pruned" and raised.value.hint.startswith("Check that the labels fit the loss")
+
+
+def test_a_killed_child_process_fails_that_conversion_only(trained_file, training_data):
+    """Killed as the system's memory killer would: the conversion fails in words, and the
+    next one starts a new child."""
+    converter = Converter()
+    before = set(fine_tuning_children())
+    converter.convert(trained_file, quick("pruned", seed=5), training_data=training_data)
+    (child,) = set(fine_tuning_children()) - before
+    killer = threading.Timer(1.0, os.kill, (child, signal.SIGKILL))
+    killer.start()
+    with pytest.raises(ConversionError, match="the process fine-tuning this model stopped before it finished "
+                       r"\(it was killed by SIGKILL"):
+        converter.convert(trained_file, quick("pruned", seed=6, epochs=50), training_data=learnable_data(1, 4096))
+    killer.join()
+    assert converter.convert(trained_file, quick("pruned", seed=7), training_data=training_data).size_bytes
+
+
+def fine_tuning_children() -> list[int]:
+    """The process ids of this process's fine-tuning children, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid() and b"pytest_tflite.conversion.trainer" in command:
+            found.append(int(entry.name))
+    return found

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import shutil
 import warnings
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ TOOLCHAIN = ("tensorflow", "keras", "tf-keras", "pytest-tflite")
 """Packages whose version is part of every cache key: the converter, the Keras that
 traces the model, and this plugin's own conversion code."""
 LOCK_TIMEOUT_S = 1800
+STAGES = "stages"
+"""The folder of weights after shared fine-tuning stages."""
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -75,6 +79,45 @@ class ConversionCache:
             path = self.path(key)
             write_atomic(path.with_suffix(".sha256"), hashlib.sha256(content).hexdigest().encode())
             write_atomic(path, content)
+
+    def load_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        """A small JSON record stored beside the models (what a request resolved to, an
+        evaluation's figures), or None when absent or unreadable."""
+        if not self.enabled:
+            return None
+        try:
+            record = json.loads(self._record_path(kind, key).read_text())
+        except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def store_record(self, kind: str, key: str, record: dict[str, Any]) -> None:
+        if self.enabled:
+            write_atomic(self._record_path(kind, key), json.dumps(record, sort_keys=True).encode())
+
+    def load_weights(self, key: str) -> list[Any] | None:
+        """Arrays stored by :meth:`store_weights`, or None when absent or damaged."""
+        if not self.enabled:
+            return None
+        import numpy as np
+
+        try:
+            with np.load(self._record_path(STAGES, key).with_suffix(".npz")) as stored:
+                return [stored[f"arr_{i}"] for i in range(len(stored.files))]
+        except (FileNotFoundError, OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None
+
+    def store_weights(self, key: str, arrays: list[Any]) -> None:
+        if self.enabled:
+            import numpy as np
+
+            buffer = io.BytesIO()
+            np.savez(buffer, *arrays)
+            write_atomic(self._record_path(STAGES, key).with_suffix(".npz"), buffer.getvalue())
+
+    def _record_path(self, kind: str, key: str) -> Path:
+        assert self.directory is not None
+        return self.directory / kind / key[:2] / f"{key}.json"
 
     def discard(self, key: str) -> None:
         if self.enabled:

@@ -7,6 +7,7 @@ with a cache folder, once per content across processes and runs.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import logging
 import re
@@ -21,15 +22,19 @@ from ..errors import ConversionError, ModeError, ModelFormatError, TFLiteError
 from ..model.flatbuffer import TFLiteModel
 from ..nativelog import kept
 from .cache import ConversionCache, cache_key
-from .datasets import DATA_FORMS, Sample, digest, take_samples
+from .datasets import DATA_FORMS, Sample, digest, raw_digest, take_samples
 from .modes import CALIBRATION_SAMPLES, Mode, get_mode
 from .progress import PROGRESS_LOGGER
 from .sources import Source, as_source
 from .tf_loader import tensorflow
 
 if TYPE_CHECKING:
-    from .training import Training
+    from .trainer import Trainer
+    from .training import Stages, Training
 
+
+REQUESTS = "requests"
+"""The cache folder's records of which conversion each request resolved to."""
 
 progress = logging.getLogger(PROGRESS_LOGGER)
 """One line per conversion that runs (not one the cache answers), and per fine-tune as it starts."""
@@ -43,6 +48,9 @@ class Converter:
         self.stats: Counter[str] = Counter()
         self._memo: dict[tuple[str, str], TFLiteModel] = {}
         self._drawn: dict[tuple[int, int], tuple[Iterator[Any], list[Sample]]] = {}
+        self._requests: dict[str, tuple[str, str]] = {}
+        self._stages: Stages | None = None
+        self._trainer: Trainer | None = None
 
     def convert(
         self,
@@ -68,6 +76,11 @@ class Converter:
             return TFLiteModel.from_file(src.obj, name=src.name)
         if src.is_tflite:
             return TFLiteModel(src.tflite_bytes(), name=src.name)
+        representative_data = _called(representative_data)
+        request = _request_key(src, mode, representative_data, calibration_samples, training_data, compile_config)
+        answered = self._answered(src, mode, request)
+        if answered is not None:
+            return answered
         training = _training(src, mode, training_data, compile_config)
         if training is not None and representative_data is None:
             x = training.data.x
@@ -86,6 +99,34 @@ class Converter:
             self._memo[memo_key] = self._cached_or_converted(src, mode, samples, key, training)
         else:
             self.stats["memory"] += 1
+        model = self._memo[memo_key]
+        if request is not None:
+            self._requests[request] = memo_key
+            self.cache.store_record(REQUESTS, request, {"key": key, "input_names": list(model.input_names or ())})
+        return model
+
+    def _answered(self, src: Source, mode: Mode, request: str | None) -> TFLiteModel | None:
+        """The conversion a request made before (in this process, or recorded in the cache
+        folder with its input order), found without loading the source or TensorFlow."""
+        if request is None:
+            return None
+        if request in self._requests:
+            self.stats["memory"] += 1
+            return self._memo[self._requests[request]]
+        record = self.cache.load_record(REQUESTS, request) or {}
+        key = record.get("key")
+        content = self.cache.load(key) if isinstance(key, str) else None
+        if key is None or content is None:
+            return None
+        try:
+            model = TFLiteModel(content, name=src.name, mode=mode.name, input_names=record.get("input_names") or None)
+        except ModelFormatError:
+            self.cache.discard(key)
+            return None
+        self.stats["disk"] += 1
+        memo_key = (key, src.name)
+        self._memo.setdefault(memo_key, model)
+        self._requests[request] = memo_key
         return self._memo[memo_key]
 
     def _calibration(
@@ -124,23 +165,38 @@ class Converter:
             if model is not None:
                 return model
             started = time.perf_counter()
-            converted = src
             if training is not None:
-                from .training import fine_tuned_source
-
                 progress.info("fine-tuning %s under %s", src.name, mode.name)
-                converted = fine_tuned_source(src, mode, training)
+                content = self._fine_tuned_and_converted(src, mode, training, samples)
                 self.stats["fine_tuned"] += 1
-            content = run_converter(converted, mode, samples)
-            if training is not None:
-                del converted
-                _release_keras_state()
+            else:
+                content = run_converter(src, mode, samples)
             model = _converted_model(src, mode, content)
             self.cache.store(key, content)
             self.stats["converted"] += 1
             what = "fine-tuned and converted" if training is not None else "converted"
             progress.info("%s %s under %s in %.1f s", what, src.name, mode.name, time.perf_counter() - started)
             return model
+
+    def _fine_tuned_and_converted(
+        self, src: Source, mode: Mode, training: Training, samples: list[Sample] | None
+    ) -> bytes:
+        """In a child process where the source and mode allow it (see :mod:`.trainer`)."""
+        from .trainer import Trainer, runs_apart
+
+        if runs_apart(src, mode, training):
+            self._trainer = self._trainer or Trainer()
+            content, stats = self._trainer.fine_tune_and_convert(src, mode, training, samples, self.cache.directory)
+            self.stats.update(stats)
+            return content
+        from .training import Stages, fine_tuned_source
+
+        self._stages = self._stages or Stages(self.cache, self.stats)
+        tuned = fine_tuned_source(src, mode, training, self._stages)
+        content = run_converter(tuned, mode, samples)
+        del tuned
+        release_keras_state()
+        return content
 
     def _from_cache(self, src: Source, mode: Mode, key: str) -> TFLiteModel | None:
         content = self.cache.load(key)
@@ -155,7 +211,7 @@ class Converter:
         return model
 
 
-def _release_keras_state() -> None:
+def release_keras_state() -> None:
     """Let go of what a fine-tune left in tf-keras's global state (its graphs, the
     optimizer's slots, tfmot's wrappers): kept, they grow a process by every fine-tune."""
     import gc
@@ -179,6 +235,47 @@ def _trim_heap() -> None:
         ctypes.CDLL(name).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         return
+
+
+def _called(data: Any) -> Any:
+    """Calibration data given as a function, called once: the arrays it returns key the
+    request and feed the conversion. A generator (or a function returning one) is left
+    to be read when the conversion runs."""
+    if not callable(data) or hasattr(data, "__iter__") or inspect.isgeneratorfunction(data):
+        return data
+    result = data()
+    return data if isinstance(result, Iterator) else result
+
+
+def _request_key(
+    src: Source,
+    mode: Mode,
+    representative_data: Any,
+    calibration_samples: int,
+    training_data: Any,
+    compile_config: Mapping[str, Any] | None,
+) -> str | None:
+    """A key of the conversion as it was asked for: the source's bytes, the mode, the data
+    as given and the compile configuration. Everything the conversion's own key is
+    computed from follows from these, so a request seen before resolves to its converted
+    model with no model loaded; None when the data cannot be read twice (generators,
+    datasets) or the source is an object only TensorFlow can fingerprint."""
+    if src.kind not in ("keras_file", "saved_model"):
+        return None
+    calibration = raw_digest(representative_data) if mode.needs_representative_data else ""
+    training = raw_digest(training_data) if mode.needs_training_data else ""
+    if calibration is None or training is None:
+        return None
+    parts: dict[str, Any] = {
+        "request": {"source": src.fingerprint(), "mode": mode.cache_key()},
+        "calibration": [calibration, calibration_samples],
+        "training": [training],
+    }
+    if mode.needs_training_data:
+        from .training import request_key
+
+        parts["training"].append(request_key(compile_config))
+    return cache_key(parts)
 
 
 def _training(

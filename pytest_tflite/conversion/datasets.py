@@ -68,6 +68,33 @@ def digest(samples: Iterable[Sample]) -> str:
     return h.hexdigest()
 
 
+def raw_digest(data: Any) -> str | None:
+    """A content digest of data as the user gave it (arrays, numbers, and lists, tuples
+    and dicts of them), or None for what cannot be read twice or hashed without
+    TensorFlow (generators, functions, datasets, tensors)."""
+    h = hashlib.sha256()
+    return h.hexdigest() if _hash_raw(h, data) else None
+
+
+def _hash_raw(h: Any, data: Any) -> bool:
+    if isinstance(data, np.ndarray):
+        if data.dtype == object:
+            return False
+        h.update(f"array{data.dtype}{data.shape}".encode())
+        h.update(np.ascontiguousarray(data).tobytes())
+        return True
+    if data is None or isinstance(data, (bool, int, float, str, np.generic)):
+        h.update(f"{type(data).__name__}:{data!r}".encode())
+        return True
+    if isinstance(data, (list, tuple)):
+        h.update(f"{type(data).__name__}{len(data)}".encode())
+        return all(_hash_raw(h, item) for item in data)
+    if isinstance(data, dict) and all(isinstance(k, str) for k in data):
+        h.update(f"dict{sorted(data)}".encode())
+        return all(_hash_raw(h, data[k]) for k in sorted(data))
+    return False
+
+
 @dataclasses.dataclass(frozen=True)
 class _Where:
     """Which model, mode and dataset an error is about."""

@@ -9,7 +9,9 @@ level. TensorFlow is imported only when a fine-tune runs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import hashlib
 import inspect
 import json
@@ -19,11 +21,13 @@ import os
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModeError, TFLiteError, TrainingUnavailable
 from ..gate.versions import package_version
+from .cache import ConversionCache, cache_key
 from .progress import EPOCH_LOGGER
 from .sources import Source
 from .tf_loader import keras_flavor, tensorflow
@@ -70,6 +74,16 @@ class Training:
             "code": _code_digest(),
             "tensorflow-model-optimization": package_version("tensorflow-model-optimization"),
         }
+
+
+def request_key(compile_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What shapes a fine-tune besides the source and the data as given: the compile
+    configuration asked for, this code and tensorflow-model-optimization's version."""
+    return {
+        "compile": {k: _describe(v) for k, v in sorted((compile_config or {}).items())},
+        "code": _code_digest(),
+        "tensorflow-model-optimization": package_version("tensorflow-model-optimization"),
+    }
 
 
 def prepare(src: Source, mode_name: str, data: Any, compile_config: Mapping[str, Any] | None) -> Training:
@@ -163,11 +177,48 @@ def _metric_names(metrics: Any) -> list[Any]:
     return found
 
 
-def fine_tuned_source(src: Source, mode: Any, training: Training) -> Source:
-    """``src`` fine-tuned under ``mode`` (on a clone), as a tf-keras source to convert."""
+class Stages:
+    """The weights after each shared stage of a fine-tune, by the state they lead to: in the
+    cache folder (guarded by its locks, so pytest-xdist workers train a stage once), or for
+    this process when there is no cache folder."""
+
+    def __init__(self, cache: ConversionCache | None, stats: Counter[str] | None = None) -> None:
+        self.cache = cache if cache is not None and cache.enabled else None
+        self.memory: dict[str, list[Any]] = {}
+        self.stats = stats if stats is not None else Counter()
+
+    @contextlib.contextmanager
+    def claimed(self, state: str) -> Iterator[list[Any] | None]:
+        """The kept weights of ``state``, or None while this process holds it to train."""
+        kept = self._kept(state)
+        if kept is not None:
+            self.stats["stages_reused"] += 1
+            yield kept
+            return
+        with self.cache.locked(state) if self.cache is not None else contextlib.nullcontext():
+            kept = self._kept(state)
+            self.stats["stages_reused" if kept is not None else "stages_trained"] += 1
+            yield kept
+
+    def _kept(self, state: str) -> list[Any] | None:
+        return self.memory.get(state) if self.cache is None else self.cache.load_weights(state)
+
+    def keep(self, state: str, weights: list[Any]) -> None:
+        if self.cache is None:
+            self.memory[state] = weights
+        else:
+            self.cache.store_weights(state, weights)
+
+
+def fine_tuned_source(src: Source, mode: Any, training: Training, stages: Stages | None = None) -> Source:
+    """``src`` fine-tuned under ``mode`` (on a clone), as a tf-keras source to convert.
+
+    Stages another mode has run on the same source and data (the pruning that ``pruned``,
+    ``pruned_clustered`` and ``pruned_qat_int8`` begin with) come from ``stages``."""
     tfmot()
     model = _trainable_clone(src, mode.name)
-    fit = Fit(training, mode.options, source=src.name, mode=mode.name)
+    start = cache_key({"source": src.fingerprint(), "training": training.cache_key()})
+    fit = Fit(training, mode.options, source=src.name, mode=mode.name, stages=stages or Stages(None), start=start)
     with _seeded(int(mode.options["seed"])):
         try:
             tuned = mode.fine_tune(model, fit, mode.options)
@@ -233,13 +284,47 @@ class _seeded:
 class Fit:
     """Compile and train a wrapped model the way every stage of a fine-tune does."""
 
-    def __init__(self, training: Training, options: Mapping[str, Any], *, source: str, mode: str) -> None:
+    def __init__(
+        self,
+        training: Training,
+        options: Mapping[str, Any],
+        *,
+        source: str,
+        mode: str,
+        stages: Stages | None = None,
+        start: str = "",
+    ) -> None:
         self.training = training
         self.epochs = int(options["epochs"])
         self.batch_size = int(options["batch_size"])
         self.learning_rate = float(options["learning_rate"])
+        self.seed = int(options["seed"])
         self.source = source
         self.mode = mode
+        self.stages = stages or Stages(None)
+        self.state = start
+        """A digest of the stages the model has been through, from the source and data."""
+
+    def shared(self, stage: str, model: Any, settings: Mapping[str, Any], run: Callable[[Any], Any]) -> Any:
+        """``run(model)`` as a stage other modes share: its result (a plain model of the
+        same layers) is kept by the stage and the state before it, so a mode that begins
+        the same way sets the kept weights instead of training again. Each stage starts
+        from the mode's seed, wherever the model before it came from."""
+        fit_settings = {"epochs": self.epochs, "batch": self.batch_size, "lr": self.learning_rate, "seed": self.seed}
+        self.state = cache_key({"after": self.state, "stage": stage, **settings, **fit_settings})
+        with self.stages.claimed(self.state) as kept:
+            if kept is not None:
+                model.set_weights(kept)
+                return model
+            with _seeded(self.seed):
+                result = run(model)
+            self.stages.keep(self.state, result.get_weights())
+            return result
+
+    def fresh(self, run: Callable[[Any], Any], model: Any) -> Any:
+        """``run(model)`` as a last stage, from the mode's seed like every stage."""
+        with _seeded(self.seed):
+            return run(model)
 
     @property
     def steps(self) -> int:
@@ -334,6 +419,7 @@ def _describe(obj: Any) -> Any:
     return {"function": getattr(obj, "__qualname__", repr(obj)), "code": digest}
 
 
+@functools.lru_cache(maxsize=1)
 def _code_digest() -> str:
     """The source of this module and of the rebuild, found through the modules themselves
     (wherever they live): how a fine-tune runs shapes its result."""
@@ -348,15 +434,19 @@ def _code_digest() -> str:
 
 def quantize_aware(model: Any, fit: Fit, options: Mapping[str, Any]) -> Any:
     """Quantization-aware training: fake-quantized weights and activations learn their ranges."""
-    return fit(tfmot().quantization.keras.quantize_model(model), "quantize-aware")
+    return fit.fresh(lambda m: fit(tfmot().quantization.keras.quantize_model(m), "quantize-aware"), model)
 
 
 def prune(model: Any, fit: Fit, options: Mapping[str, Any]) -> Any:
     """Magnitude pruning to ``sparsity``, then the pruning wrappers stripped."""
-    sparsity = tfmot().sparsity.keras
     target = float(options["sparsity"])
     if not 0.0 < target < 1.0:
         raise ModeError(f"sparsity must be between 0 and 1, not {target}", hint="Try 0.5 to 0.8")
+    return fit.shared("prune", model, {"sparsity": target}, lambda m: _pruned(m, fit, target))
+
+
+def _pruned(model: Any, fit: Fit, target: float) -> Any:
+    sparsity = tfmot().sparsity.keras
     wrapped = sparsity.prune_low_magnitude(model, pruning_schedule=_pruning_schedule(target, fit.steps))
     fit(wrapped, "prune", callbacks=[sparsity.UpdatePruningStep()])
     return sparsity.strip_pruning(wrapped)
@@ -384,6 +474,13 @@ def cluster(model: Any, fit: Fit, options: Mapping[str, Any], *, preserve_sparsi
     except KeyError:
         names = ", ".join(m.name.lower() for m in clustering.CentroidInitialization)
         raise ModeError(f"unknown centroids {options['centroids']!r}", hint=f"Use one of: {names}") from None
+    stage = "cluster keeping zeros" if preserve_sparsity else "cluster"
+    settings = {"clusters": clusters, "centroids": init.name}
+    return fit.shared(stage, model, settings, lambda m: _clustered(m, fit, clusters, init, preserve_sparsity))
+
+
+def _clustered(model: Any, fit: Fit, clusters: int, init: Any, preserve_sparsity: bool) -> Any:
+    clustering = tfmot().clustering.keras
     if preserve_sparsity:
         # tfmot's own PCQAT guide imports sparsity-preserving clustering from here.
         from tensorflow_model_optimization.python.core.clustering.keras.experimental import (
@@ -406,8 +503,11 @@ def prune_and_cluster(model: Any, fit: Fit, options: Mapping[str, Any]) -> Any:
 
 def _preserving_qat(model: Any, fit: Fit, scheme: Any) -> Any:
     quantization = tfmot().quantization.keras
-    annotated = quantization.quantize_annotate_model(model)
-    return fit(quantization.quantize_apply(annotated, scheme), "quantize-aware")
+
+    def run(plain: Any) -> Any:
+        return fit(quantization.quantize_apply(quantization.quantize_annotate_model(plain), scheme), "quantize-aware")
+
+    return fit.fresh(run, model)
 
 
 def prune_and_quantize_aware(model: Any, fit: Fit, options: Mapping[str, Any]) -> Any:

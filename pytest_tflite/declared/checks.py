@@ -179,8 +179,8 @@ def convert_declared(session: TFLiteSession, declared: DeclaredModel, mode: str)
 
 def evaluation(session: TFLiteSession, declared: DeclaredModel, model: TFLiteModel) -> Evaluation:
     """The model's metric on the evaluation data, with fidelity against float32 (once per
-    model bytes in a run)."""
-    from ..evaluate import ACCURACY, evaluate
+    model bytes in a run, and from the cache folder in runs after)."""
+    from ..evaluate import ACCURACY, remembered
 
     data = declared.resolved("evaluation_data")
     metric = declared.metric or ACCURACY
@@ -189,7 +189,7 @@ def evaluation(session: TFLiteSession, declared: DeclaredModel, model: TFLiteMod
         reference = None
         if model.mode != REFERENCE_MODE:
             reference = convert_declared(session, declared, REFERENCE_MODE)
-        return evaluate(model, data, metric=metric, reference=reference)
+        return remembered(session.converter.cache, model, data, metric, reference)
 
     return session.memo(("evaluation", declared.name, metric.name, model.digest), compute)
 
