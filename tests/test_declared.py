@@ -4,6 +4,7 @@ pytest sessions, real conversions, and golden baselines on disk."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -384,10 +385,15 @@ FILE_MODELS = """
     X = np.random.default_rng(0).random((64, 8), dtype=np.float32)
     Y = np.random.default_rng(1).integers(0, 4, 64)
 
+
+    def calibration():
+        return X
+
+
     toy = DeclaredModel(
         "toy",
         source={path!r},
-        representative_data=X,
+        representative_data=calibration,
         training_data=(X, Y),
         evaluation_data=(X, Y),
         compile_config={{"loss": "sparse_categorical_crossentropy"}},
@@ -409,17 +415,46 @@ def test_a_run_whose_conversions_are_all_cached_loads_no_tensorflow(runtime_load
     (the file's bytes, the mode, the data as given), so it loads neither the model nor
     TensorFlow; its outcomes are the first run's."""
     model = tf_keras.Sequential([tf_keras.Input((8,), name="x"), tf_keras.layers.Dense(4, name="out")], name="toy")
-    model.save(pytester.path / "toy.h5")
+    model.save(pytester.path / "toy.keras")
     pytester.makeini(INI)
     pytester.makeconftest(RECORD_IMPORTS)
-    pytester.makepyfile(tflite_models=FILE_MODELS.format(path=str(pytester.path / "toy.h5")))
+    pytester.makepyfile(tflite_models=FILE_MODELS.format(path=str(pytester.path / "toy.keras")))
     args = ("-p", "no:cacheprovider", "--tflite-cache-dir", str(pytester.path / "cache"))
 
     first = pytester.runpytest_subprocess(*args, "--tflite-update-golden")
-    first.assert_outcomes(passed=12, skipped=6)
+    first.assert_outcomes(passed=13, skipped=5)
     assert (pytester.path / "loaded.txt").read_text() != "none"
 
-    again = pytester.runpytest_subprocess(*args)
-    again.assert_outcomes(passed=12, skipped=6)
-    again.stdout.fnmatch_lines(["tflite: 0 converted, 3 from the disk cache*"])
+    again = pytester.runpytest_subprocess(*args, "-v")
+    again.assert_outcomes(passed=13, skipped=5)
+    again.stdout.fnmatch_lines(["tflite: 0 converted, * from the disk cache*"])
     assert (pytester.path / "loaded.txt").read_text() == "none"
+
+
+def test_the_checks_of_a_model_under_one_mode_share_a_pytest_xdist_worker(repo):
+    """So the workers convert different modes side by side instead of waiting on the lock
+    of the conversion another worker is running."""
+    result = repo.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-v", "--tflite-update-golden")
+    result.assert_outcomes(passed=9, skipped=3)
+    workers: dict[str, set[str]] = {}
+    for line in result.outlines:
+        match = re.match(r"\[(gw\d)\] .* tflite_models.py::toy::test_\w+\[(\w+)", line)
+        if match:
+            workers.setdefault(match.group(2), set()).add(match.group(1))
+    assert sorted(workers) == ["float32", "int8"]
+    assert all(len(found) == 1 for found in workers.values()), workers
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "unit"),
+    [
+        ("tflite_models.py::toy::test_size[int8]", "tflite_models.py::toy::int8"),
+        ("models/tflite_models.py::toy::test_compatible[qat_int8-ethos-u55]", "models/tflite_models.py::toy::qat_int8"),
+        ("test_plain.py::test_x[int8]", "test_plain.py::test_x[int8]"),
+        ("tflite_models.py::test_helper", "tflite_models.py::test_helper"),
+    ],
+)
+def test_a_work_unit_is_a_declared_model_under_one_mode(nodeid, unit):
+    from pytest_tflite.declared.scheduling import work_unit
+
+    assert work_unit(nodeid, ["tflite_models.py"]) == unit

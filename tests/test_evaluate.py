@@ -289,3 +289,55 @@ def test_several_outputs_reach_the_metric_as_a_list(two_headed):
     same = evaluate(two_headed["float32"], (x, np.zeros(20)), metric=Metric("both", both),
                     reference=two_headed["float32"])
     assert same.fidelity.identical
+
+
+# --- evaluations kept in the cache folder ------------------------------------------------
+
+
+def records(folder):
+    return sorted(p.name for p in (folder / "evaluations").rglob("*.json")) if (folder / "evaluations").exists() else []
+
+
+def test_an_evaluation_is_kept_by_the_bytes_the_data_and_the_metric(
+    tmp_path, int8_model, float_model, test_inputs, labels
+):
+    from pytest_tflite.conversion.cache import ConversionCache
+    from pytest_tflite.evaluate import remembered
+
+    cache = ConversionCache(tmp_path)
+    first = remembered(cache, int8_model, (test_inputs, labels), ACCURACY, float_model)
+    assert first == evaluate(int8_model, (test_inputs, labels), reference=float_model)
+    assert len(records(tmp_path)) == 1
+    assert remembered(cache, int8_model, (test_inputs, labels), ACCURACY, float_model) == first
+    assert len(records(tmp_path)) == 1
+
+    # Other labels, another reference, another metric: each is evaluated and kept apart.
+    remembered(cache, int8_model, (test_inputs, (labels + 1) % 4), ACCURACY, float_model)
+    remembered(cache, int8_model, (test_inputs, labels), ACCURACY, None)
+    remembered(cache, int8_model, (test_inputs, labels), Metric("wrong", lambda o, y: 0.0), None)
+    assert len(records(tmp_path)) == 4
+
+
+def test_an_evaluation_that_cannot_be_keyed_is_not_kept(tmp_path, tf, int8_model, test_inputs, labels):
+    """A dataset is read, not hashed; a closure's code does not say what it closes over."""
+    from pytest_tflite.conversion.cache import ConversionCache
+    from pytest_tflite.evaluate import remembered
+
+    cache = ConversionCache(tmp_path)
+    dataset = tf.data.Dataset.from_tensor_slices((test_inputs, labels)).batch(16)
+    assert remembered(cache, int8_model, dataset, ACCURACY, None).value == evaluate(int8_model, dataset).value
+    offset = 0.5
+    remembered(cache, int8_model, (test_inputs, labels), Metric("shifted", lambda o, y: offset), None)
+    assert records(tmp_path) == []
+
+
+def test_a_damaged_evaluation_record_is_evaluated_again(tmp_path, int8_model, test_inputs, labels):
+    from pytest_tflite.conversion.cache import ConversionCache
+    from pytest_tflite.evaluate import remembered
+
+    cache = ConversionCache(tmp_path)
+    first = remembered(cache, int8_model, (test_inputs, labels), ACCURACY, None)
+    (record,) = (tmp_path / "evaluations").rglob("*.json")
+    record.write_text('{"metric": "accuracy"')
+    assert remembered(cache, int8_model, (test_inputs, labels), ACCURACY, None) == first
+    assert json.loads(record.read_text())["value"] == first.value

@@ -51,6 +51,7 @@ class Converter:
         self._requests: dict[str, tuple[str, str]] = {}
         self._stages: Stages | None = None
         self._trainer: Trainer | None = None
+        self._files: dict[tuple[str, str], Source] = {}
 
     def convert(
         self,
@@ -70,7 +71,7 @@ class Converter:
         ``metrics``, ``optimizer``; default: the model's own), and calibrates, when its
         post-training mode needs it, on the training inputs unless ``representative_data``
         is given."""
-        src = as_source(source, name)
+        src = self._source(source, name)
         mode = get_mode(mode)
         if src.kind == "tflite_file":
             return TFLiteModel.from_file(src.obj, name=src.name)
@@ -104,6 +105,14 @@ class Converter:
             self._requests[request] = memo_key
             self.cache.store_record(REQUESTS, request, {"key": key, "input_names": list(model.input_names or ())})
         return model
+
+    def _source(self, source: Any, name: str | None) -> Source:
+        """The source of a conversion; a Keras model file's is kept by its bytes, so the
+        file is loaded once per converter, not once per mode."""
+        src = as_source(source, name)
+        if src.kind != "keras_file":
+            return src
+        return self._files.setdefault((src.name, src.fingerprint()), src)
 
     def _answered(self, src: Source, mode: Mode, request: str | None) -> TFLiteModel | None:
         """The conversion a request made before (in this process, or recorded in the cache
