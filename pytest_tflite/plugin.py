@@ -19,7 +19,7 @@ import pytest
 from .errors import TFLiteError
 from .latency import comparison_problem
 from .options import add_options, read_run_settings
-from .session import RUN_ID_KEY, SESSION_KEY, WORKER_OUTPUT_KEY, TFLiteSession, tflite_session_of
+from .session import BY_MODEL_AND_MODE_KEY, RUN_ID_KEY, SESSION_KEY, WORKER_OUTPUT_KEY, TFLiteSession, tflite_session_of
 
 if TYPE_CHECKING:
     from .conversion.modes import Mode
@@ -144,8 +144,14 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Note the baselines the selected checks of declared models stand for, whatever
     becomes of them (a failed conversion still uses its baseline). Without
-    pytest-benchmark (``-p no:benchmark``) the latency checks are skipped, not errors."""
+    pytest-benchmark (``-p no:benchmark``) the latency checks are skipped, not errors.
+    A pytest-xdist worker lists the fine-tuning modes' checks first (the controller
+    hands out work in the order the workers collected it)."""
     session = tflite_session_of(config)
+    if getattr(config, "workerinput", {}).get(BY_MODEL_AND_MODE_KEY):
+        from .declared.scheduling import fine_tunes_first
+
+        fine_tunes_first(items, list(config.getini("tflite_model_files")))
     untimed = not config.pluginmanager.has_plugin("benchmark")
     for item in items:
         if untimed and "tflite_benchmark" in getattr(item, "fixturenames", ()):
@@ -220,8 +226,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """pytest-xdist: give each worker the run's id, so its baseline marks are this run's."""
+    """pytest-xdist: give each worker the run's id, so its baseline marks are this run's,
+    and say whether the declared checks are shared out by model and mode (a worker's own
+    options do not say how the controller distributes)."""
     node.workerinput[RUN_ID_KEY] = tflite_session_of(node.config).run_id
+    node.workerinput[BY_MODEL_AND_MODE_KEY] = node.config.getvalue("dist") == "load"
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -317,6 +317,9 @@ class TFLiteSession:
 
 
 RUN_ID_KEY = "tflite_run_id"
+BY_MODEL_AND_MODE_KEY = "tflite_by_model_and_mode"
+"""Set in a pytest-xdist worker's input when the controller shares declared checks out by
+model and mode (:mod:`pytest_tflite.declared.scheduling`)."""
 """The run id in pytest-xdist's ``workerinput``."""
 
 

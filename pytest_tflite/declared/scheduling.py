@@ -6,7 +6,8 @@ same conversion. Sent to different workers, as ``--dist load`` does, each worker
 for it at once and all but one wait on the cache lock while the conversion runs, so a
 cold run uses one core for most of its length. Grouped, the workers convert different
 modes side by side. Tests that are not declared checks are shared out one by one, as
-``--dist load`` does.
+``--dist load`` does. The fine-tuning modes' checks are handed out first: the longest
+units of work, started last, would leave one worker running while the others wait.
 """
 
 from __future__ import annotations
@@ -41,3 +42,19 @@ def scheduler(config: pytest.Config, log: Any) -> Any:
             return work_unit(nodeid, patterns)
 
     return DeclaredCheckScheduling(config, log)
+
+
+def fine_tunes_first(items: list[pytest.Item], declaration_files: Sequence[str]) -> None:
+    """Reorder ``items`` in place (stably): declared checks under training-time modes first."""
+    from ..conversion.modes import get_mode
+
+    def fine_tunes(item: pytest.Item) -> bool:
+        unit = work_unit(item.nodeid, declaration_files)
+        if unit == item.nodeid:
+            return False
+        try:
+            return get_mode(unit.rsplit("::", 1)[1]).needs_training_data
+        except Exception:  # noqa: BLE001 - an unknown mode fails in its own tests
+            return False
+
+    items.sort(key=lambda item: not fine_tunes(item))
