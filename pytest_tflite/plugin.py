@@ -7,7 +7,6 @@ so nothing here imports TensorFlow, numpy or the training code.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
 from collections.abc import Callable, Generator, Mapping
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .conversion.progress import PROGRESS_SECTION, echo_progress, write_progress
 from .errors import TFLiteError
 from .latency import comparison_problem
 from .options import add_options, read_run_settings
@@ -65,8 +65,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "tflite-session")
     config.add_cleanup(_use_kernels(settings.kernels))
-    if not getattr(config, "workerinput", None):
+    if workerinput is None:
+        session.terminal_config = config
         config.add_cleanup(_echo_progress(config, verbose=settings.verbose))
+    else:
+        config.add_cleanup(echo_progress(session.worker_progress.append, epochs=settings.verbose))
 
 
 def _use_kernels(kernels: str) -> Callable[[], None]:
@@ -82,17 +85,7 @@ def _echo_progress(config: pytest.Config, *, verbose: bool) -> Callable[[], None
     """A line on the terminal per conversion that runs (what a cold run spends its time
     on), and in verbose runs per fine-tune epoch. Written past pytest's output capture, as
     its live logging is, since they happen inside tests."""
-    from .conversion.progress import echo_progress
-
-    def write(line: str) -> None:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        capture = config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
-            return
-        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
-            reporter.write_line(f"tflite: {line}")
-
-    return echo_progress(write, epochs=verbose)
+    return echo_progress(lambda line: write_progress(config, line), epochs=verbose)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -191,6 +184,12 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    session = tflite_session_of(item.config)
+    if session.worker_progress:
+        # A worker's lines reach the controller's terminal with the report of the test
+        # they happened in (see TFLiteSession.pytest_runtest_logreport).
+        report.sections.append((PROGRESS_SECTION, "\n".join(session.worker_progress)))
+        session.worker_progress.clear()
     if getattr(getattr(item, "cls", None), "declared", None) is not None:
         from .declared.collector import name_check, skipped_at_declaration
 

@@ -74,6 +74,10 @@ class TFLiteSession:
         self.run_id = uuid.uuid4().hex
         """One id for the controller and all its workers (pytest-xdist passes it on)."""
         self.controller_pid: int | None = None
+        self.terminal_config: Any = None
+        """The pytest config whose terminal the controller writes workers' progress lines to."""
+        self.worker_progress: list[str] = []
+        """A worker's progress lines since its last test report."""
         """Set in a pytest-xdist worker: the controller process that started it."""
 
     def join_controller(self, workerinput: Mapping[str, Any]) -> None:
@@ -152,6 +156,13 @@ class TFLiteSession:
         """Every test report (on the pytest-xdist controller the workers' too) feeds the
         session report: the session is registered as a plugin for this."""
         self.report.add(report)
+        if self.controller_pid is None and self.terminal_config is not None:
+            from .conversion.progress import PROGRESS_SECTION, write_progress
+
+            for name, text in report.sections:
+                if name == PROGRESS_SECTION:
+                    for line in text.splitlines():
+                        write_progress(self.terminal_config, line)
         if report.failed:
             from .gate.baseline import NO_BASELINE_MARK
 

@@ -454,6 +454,17 @@ def test_every_run_says_what_it_converts_and_for_how_long(plugin_project):
     warm.stdout.no_fnmatch_line("tflite: *converted*")
 
 
+def test_pytest_xdist_workers_say_what_they_convert_on_the_controllers_terminal(plugin_project):
+    plugin_project.makeconftest(PLUGIN_CONFTEST + TRAINING_DATA)
+    args = ("-p", "no:cacheprovider", "-p", "xdist", "-n", "2", "--tflite-mode", "float32,pruned")
+    result = plugin_project.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["tflite: converted plugin_model under float32 in * s"])
+    result.stdout.fnmatch_lines(
+        ["tflite: fine-tuning plugin_model under pruned", "tflite: fine-tuned and converted plugin_model under pruned in * s"]
+    )
+
+
 def test_without_training_data_the_training_time_modes_skip_with_the_reason(plugin_project):
     plugin_project.makeconftest(PLUGIN_CONFTEST)
     result = plugin_project.runpytest("-p", "no:cacheprovider", "-rs", "--tflite-mode", "float32,qat_int8")

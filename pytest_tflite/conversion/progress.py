@@ -3,11 +3,15 @@ as it starts (:data:`PROGRESS_LOGGER`), and a line per fine-tune epoch (:data:`E
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 PROGRESS_LOGGER = "pytest_tflite.progress"
 EPOCH_LOGGER = "pytest_tflite.training"
+PROGRESS_SECTION = "tflite progress"
+"""The report section that carries a pytest-xdist worker's lines to the controller."""
 
 
 def echo_progress(write: Callable[[str], None], *, epochs: bool = True) -> Callable[[], None]:
@@ -32,3 +36,15 @@ def echo_progress(write: Callable[[str], None], *, epochs: bool = True) -> Calla
             each.setLevel(level)
 
     return stop
+
+
+def write_progress(config: Any, line: str) -> None:
+    """One line on pytest's terminal, past its output capture (as live logging writes)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        if getattr(getattr(reporter, "_tw", None), "width_of_current_line", 0):
+            reporter.write("\n")  # after pytest-xdist's progress dots, which write_line does not see
+        reporter.write_line(f"tflite: {line}")
