@@ -461,7 +461,10 @@ def test_pytest_xdist_workers_say_what_they_convert_on_the_controllers_terminal(
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["tflite: converted plugin_model under float32 in * s"])
     result.stdout.fnmatch_lines(
-        ["tflite: fine-tuning plugin_model under pruned", "tflite: fine-tuned and converted plugin_model under pruned in * s"]
+        [
+            "tflite: fine-tuning plugin_model under pruned",
+            "tflite: fine-tuned and converted plugin_model under pruned in * s",
+        ]
     )
 
 
