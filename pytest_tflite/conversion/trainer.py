@@ -214,8 +214,8 @@ def _run(
 ) -> tuple[bytes, dict[str, int], float]:
     """Fine-tune, convert, and say how much memory the process now holds."""
     from .cache import ConversionCache
-    from .converter import release_keras_state, run_converter
     from .sources import Source
+    from .tf_convert import release_keras_state, run_converter
     from .training import Stages, fine_tuned_source
 
     stats: Counter[str] = Counter()
