@@ -22,32 +22,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_suites import descendants, rss_mib
 
 COMPILE = {"loss": {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": True}}}
 
 
 def resident_mib() -> float:
     """The process's resident memory now (VmRSS), in MiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return rss_mib(os.getpid())
 
 
 def child_mib(parent: int) -> float:
-    """Resident memory of the fine-tuning child of ``parent`` (0 when none runs)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                    for line in (entry / "status").read_text().splitlines():
-                        if line.startswith("VmRSS:"):
-                            total += int(line.split()[1]) / 1024
-            except (OSError, IndexError, ValueError):
-                continue
-    return total
+    """Resident memory of the processes below ``parent`` (its fine-tuning child; 0 when none runs)."""
+    return sum(rss_mib(pid) for pid in descendants(parent) if pid != parent)
 
 
 def main() -> None:

@@ -118,16 +118,12 @@ class Converter:
             self.stats["memory"] += 1
             return self._memo[self._requests[request]]
         record = self.cache.load_record(REQUESTS, request) or {}
-        key = record.get("key")
-        content = self.cache.load(key) if isinstance(key, str) else None
-        if key is None or content is None:
+        key, input_names = record.get("key"), record.get("input_names")
+        if not isinstance(key, str):
             return None
-        try:
-            model = TFLiteModel(content, name=src.name, mode=mode.name, input_names=record.get("input_names") or None)
-        except ModelFormatError:
-            self.cache.discard(key)
+        model = self._from_cache(src, mode, key, input_names=list(input_names or ()))
+        if model is None:
             return None
-        self.stats["disk"] += 1
         memo_key = (key, src.name)
         self._memo.setdefault(memo_key, model)
         self._requests[request] = memo_key
@@ -202,12 +198,16 @@ class Converter:
         release_keras_state()
         return content
 
-    def _from_cache(self, src: Source, mode: Mode, key: str) -> TFLiteModel | None:
+    def _from_cache(
+        self, src: Source, mode: Mode, key: str, *, input_names: list[str] | None = None
+    ) -> TFLiteModel | None:
+        """The cached model of ``key``; its input order from ``input_names`` when a request
+        record gives it, else from the source (which loads it)."""
         content = self.cache.load(key)
         if content is None:
             return None
         try:
-            model = _converted_model(src, mode, content)
+            model = _converted_model(src, mode, content, input_names)
         except ModelFormatError:
             self.cache.discard(key)
             return None
@@ -267,9 +267,11 @@ def _training(
     return prepare(src, mode.name, data, compile_config)
 
 
-def _converted_model(src: Source, mode: Mode, content: bytes) -> TFLiteModel:
-    """The model object for converted bytes, knowing its source's input order."""
-    input_names = [spec.name for spec in src.input_specs()]
+def _converted_model(src: Source, mode: Mode, content: bytes, input_names: list[str] | None = None) -> TFLiteModel:
+    """The model object for converted bytes, in its source's input order (read from the
+    source unless given)."""
+    if input_names is None:
+        input_names = [spec.name for spec in src.input_specs()]
     return TFLiteModel(content, name=src.name, mode=mode.name, input_names=input_names)
 
 

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 PROCESS_LIMIT_MIB = 1400
 """A fine-tuning process holding more than this after a fine-tune is replaced by a new one."""
 _PACKAGE = __name__.split(".")[0]
+APART_ENV = "PYTEST_TFLITE_FINE_TUNE_APART"
+"""Set to ``0`` to fine-tune in the test process itself (to debug a fine-tune in place)."""
 
 
 def runs_apart(src: Source, mode: Mode, training: Training) -> bool:
@@ -56,10 +58,6 @@ def runs_apart(src: Source, mode: Mode, training: Training) -> bool:
     except Exception:  # noqa: BLE001 - whatever cannot be pickled stays in this process
         return False
     return True
-
-
-APART_ENV = "PYTEST_TFLITE_FINE_TUNE_APART"
-"""Set to ``0`` to fine-tune in the test process itself (to debug a fine-tune in place)."""
 
 
 def _builtin(mode: Mode) -> bool:
