@@ -233,6 +233,39 @@ def test_conversion_error_with_calibration(inverse, tf):
     assert excinfo.value.mode == "int8"
 
 
+# --- the converter's way in for tf-keras models -----------------------------------------
+
+
+def _conv_bn(keras):
+    keras.utils.set_random_seed(0)
+    image = keras.Input((12, 12, 3), batch_size=1, name="image")
+    x = keras.layers.Conv2D(8, 3, use_bias=False, name="conv")(image)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.ReLU(6.0, name="relu6")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(image, keras.layers.Dense(4, name="logits")(x), name="conv_bn")
+
+
+def _lstm(keras):
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [keras.Input((6, 5), batch_size=1, name="rows"), keras.layers.LSTM(8, name="lstm"),
+         keras.layers.Dense(3, name="logits")],
+        name="lstm",
+    )
+
+
+@pytest.mark.parametrize("mode", ["float32", "dynamic_int8"])
+@pytest.mark.parametrize("build", [_conv_bn, _lstm])
+def test_a_tf_keras_model_converts_to_the_bytes_from_keras_model_gives(tf, tf_keras, build, mode):
+    """The plugin skips from_keras_model's Keras SavedModel; the result must not change."""
+    model = build(tf_keras)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    get_mode(mode).configure(converter, tf, get_mode(mode).options)
+    expected = converter.convert()
+    assert Converter().convert(model, mode).content == expected
+
+
 # --- sizes of the articles' 128/32/10 classifier -----------------------------------------------
 
 

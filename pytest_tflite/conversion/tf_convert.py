@@ -30,7 +30,7 @@ def run_converter(src: Source, mode: Mode, samples: list[Sample] | None) -> byte
         mode.configure(converter, tf, mode.options)
         if samples is not None:
             converter.representative_dataset = src.calibration_feed(samples, src.input_specs())
-        with contextlib.redirect_stdout(io.StringIO()), kept(), warnings.catch_warnings():
+        with src.conversion_scope(), contextlib.redirect_stdout(io.StringIO()), kept(), warnings.catch_warnings():
             # Both come from the converter's own internals, not from the user's model.
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
             warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
