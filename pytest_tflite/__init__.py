@@ -15,6 +15,7 @@ _EXPORTS = {
     "convert": "conversion.converter",
     "Converter": "conversion.converter",
     "CALIBRATION_SAMPLES": "conversion.modes",
+    "TorchModule": "conversion.torch_source",
     "TFLiteModel": "model.flatbuffer",
     "Operator": "model.flatbuffer",
     "Tensor": "model.flatbuffer",

@@ -18,11 +18,12 @@ from typing import Any
 
 from ..errors import SourceError
 from .tf_loader import keras_flavor, tensorflow
+from .torch_source import TorchModule, is_torch_module
 
 ACCEPTED = (
     "a tf-keras or Keras 3 model with a defined input shape, a path to a .keras/.h5 file, "
     "a SavedModel directory, a tf.function with an input_signature or a concrete function, "
-    "or an existing .tflite file or its bytes"
+    "a PyTorch module with sample inputs (TorchModule), or an existing .tflite file or its bytes"
 )
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -48,17 +49,23 @@ class Source:
 
     @property
     def is_tflite(self) -> bool:
-        return self.kind in ("tflite_file", "tflite_bytes")
+        """Whether the source is a flatbuffer already (or a PyTorch module, which becomes one
+        without TensorFlow's converter)."""
+        return self.kind in ("tflite_file", "tflite_bytes", "torch")
 
     def tflite_bytes(self) -> bytes:
         if self.kind == "tflite_bytes":
             return bytes(self.obj)
+        if self.kind == "torch":
+            return bytes(self.obj.tflite_bytes())
         return Path(self.obj).read_bytes()
 
     def fingerprint(self) -> str:
         """A digest of what shapes the converted model: graph, weights and layer code."""
         digest = hashlib.sha256(self.kind.encode())
-        if self.is_tflite:
+        if self.kind == "torch":
+            digest.update(self.obj.fingerprint().encode())
+        elif self.is_tflite:
             digest.update(self.tflite_bytes())
         elif self.kind == "keras_file":
             digest.update(Path(self.obj).read_bytes())
@@ -164,6 +171,14 @@ def _kind_of(obj: Any) -> str:
         return "tflite_bytes"
     if isinstance(obj, (str, os.PathLike)):
         return _kind_of_path(Path(obj))
+    if isinstance(obj, TorchModule):
+        return "torch"
+    if is_torch_module(obj):
+        raise SourceError(
+            "a PyTorch module needs sample inputs to be traced",
+            source=type(obj).__name__,
+            hint="Pass TorchModule(module, (torch.randn(1, 3, 224, 224),)) with the inputs forward() takes",
+        )
     flavor = keras_flavor(obj)
     if flavor:
         return flavor
@@ -207,6 +222,8 @@ def _default_name(obj: Any, kind: str) -> str:
         return Path(obj).stem if kind != "saved_model" else Path(obj).name
     if kind in ("tf_keras", "keras3"):
         return str(getattr(obj, "name", None) or type(obj).__name__)
+    if kind == "torch":
+        return str(obj.name)
     if kind == "concrete_function":
         name = getattr(obj, "__name__", None) or getattr(obj, "name", None) or "function"
         return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)

@@ -6,7 +6,14 @@ import os
 import sys
 from typing import Any
 
+from ..errors import SourceError
 from ..nativelog import kept
+
+INSTALL_HINT = (
+    "Install the TensorFlow extra: pip install 'pytest-tflite[tensorflow]'. A repository of "
+    ".tflite files needs none of it: .tflite sources and the ai-edge-quantizer modes run "
+    "without TensorFlow"
+)
 
 
 def tensorflow() -> Any:
@@ -14,7 +21,13 @@ def tensorflow() -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" not in sys.modules:
         with kept():
-            import tensorflow
+            try:
+                import tensorflow
+            except ImportError as exc:
+                raise SourceError(
+                    f"converting this source needs TensorFlow, which is not installed ({exc})",
+                    hint=INSTALL_HINT,
+                ) from exc
 
             tensorflow.config.list_physical_devices()  # looks for CUDA now, saying so on stderr
     import tensorflow as tf
