@@ -113,6 +113,14 @@ def add_options(parser: pytest.Parser) -> None:
         "terminal (default: kept off it)",
     )
     group.addoption(
+        "--tflite-drill-down",
+        action="store_true",
+        dest="tflite_drill_down",
+        help="measure the quantization error of every layer of every quantized model against "
+        "float32 and record it in the report, also when its accuracy check passes (default: "
+        "only for a failed accuracy check, whose message then names the worst layers)",
+    )
+    group.addoption(
         "--tflite-report",
         action="append",
         dest="tflite_reports",
@@ -219,6 +227,8 @@ class RunSettings:
     verbose: bool
     kernels: str = KERNELS[0]
     """The LiteRT kernels evaluations and latency use (``xnnpack`` or ``reference``)."""
+    drill_down: bool = False
+    """Per-layer quantization errors for every quantized model, not only for failed checks."""
 
 
 def read_run_settings(config: pytest.Config) -> RunSettings:
@@ -237,6 +247,7 @@ def read_run_settings(config: pytest.Config) -> RunSettings:
         report_paths=[] if worker else _report_paths(config),
         verbose=config.getoption("verbose") > 0,
         kernels=_kernels(config),
+        drill_down=bool(config.getoption("tflite_drill_down")),
     )
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from ..conversion.modes import Mode
 from ..errors import TFLiteError
-from ..gate.baseline import METRIC, PLACEMENT, SIZE
+from ..gate.baseline import METRIC, NO_BASELINE_MARK, PLACEMENT, SIZE, BaselineFailure
 from ..report.keys import CHECK_KEY
 from ..session import TFLiteSession, skip_unavailable, tflite_session_of
 from . import checks
@@ -78,7 +78,19 @@ class StandardChecks:
             pytest.skip(f"model {self.declared.name!r} declares no evaluation_data")
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         evaluated = checks.evaluation(tflite_session, self.declared, model)
-        _judge(request, tflite_session, self.declared, model, METRIC, evaluated=evaluated)
+        try:
+            _judge(request, tflite_session, self.declared, model, METRIC, evaluated=evaluated)
+        except BaselineFailure as failure:
+            if NO_BASELINE_MARK in str(failure):
+                raise
+            layers = _drill_down(request, tflite_session, self.declared, model, failed=True)
+            if not layers:
+                raise
+            detail = f"{failure.detail}\n\n{layers}" if failure.detail else layers
+            raise BaselineFailure(
+                failure.problem, source=failure.source, mode=failure.mode, hint=failure.hint, detail=detail
+            ) from None
+        _drill_down(request, tflite_session, self.declared, model, failed=False)
 
     def test_compatible(
         self,
@@ -110,6 +122,22 @@ class StandardChecks:
         model = _converted(tflite_session, self.declared, tflite_mode.name)
         request.node.user_properties.extend(checks.properties(model).items())
         tflite_benchmark(model)
+
+
+def _drill_down(
+    request: pytest.FixtureRequest, session: TFLiteSession, declared: DeclaredModel, model: TFLiteModel, *, failed: bool
+) -> str:
+    """The per-layer quantization errors of a model against its float32 conversion, when its
+    accuracy check failed or ``--tflite-drill-down`` asks: recorded for the reports, and
+    returned as text for the failure message (empty when not measured)."""
+    from ..drilldown import drill_down_for_check
+
+    if model.mode == checks.REFERENCE_MODE:
+        return ""
+    reference = _converted(session, declared, checks.REFERENCE_MODE)
+    text, found = drill_down_for_check(session, declared, model, reference, failed=failed)
+    request.node.user_properties.extend(found)
+    return text
 
 
 def _converted(session: TFLiteSession, declared: DeclaredModel, mode: str) -> TFLiteModel:
