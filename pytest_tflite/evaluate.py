@@ -40,11 +40,17 @@ noise of one unit in the last place is about 144 dB, plus 10*log10 of the elemen
 
 @dataclasses.dataclass(frozen=True)
 class Metric:
-    """A task metric: ``fn(outputs, labels) -> float``, and which way is better."""
+    """A task metric: ``fn(outputs, labels) -> float``, and which way is better.
+
+    ``per_sample(outputs, labels)``, when given, scores each sample on its own (one value
+    per sample, their mean being the metric, such as 1/0 for a right or wrong top-1 class):
+    comparing two models sample by sample then gives the change a confidence interval.
+    """
 
     name: str
     fn: Callable[[Outputs, np.ndarray], float]
     higher_is_better: bool = True
+    per_sample: Callable[[Outputs, np.ndarray], np.ndarray] | None = None
 
 
 def top1_accuracy(outputs: Outputs, labels: np.ndarray) -> float:
@@ -53,6 +59,19 @@ def top1_accuracy(outputs: Outputs, labels: np.ndarray) -> float:
     Labels are class indices (shape ``outputs.shape[:-1]``, a trailing axis of 1
     allowed) or one-hot / probability rows (shape ``outputs.shape``).
     """
+    return float(np.mean(_top1_right(outputs, labels)))
+
+
+def top1_correct(outputs: Outputs, labels: np.ndarray) -> np.ndarray:
+    """Per sample, 1 when its top-scoring class is the label and 0 when not (for outputs
+    with positions, such as a segmentation map, the share of its positions that are right)."""
+    right = _top1_right(outputs, labels)
+    scores: np.ndarray = right.reshape(len(right), -1).mean(axis=1)
+    return scores
+
+
+def _top1_right(outputs: Outputs, labels: np.ndarray) -> np.ndarray:
+    """Whether each position's top-scoring class is its label."""
     if isinstance(outputs, (list, tuple)):
         raise EvaluationError(
             f"top-1 accuracy takes one output, but the model has {len(outputs)}",
@@ -61,12 +80,11 @@ def top1_accuracy(outputs: Outputs, labels: np.ndarray) -> float:
     outputs = np.asarray(outputs)
     labels = np.asarray(labels)
     _check_rows(outputs, labels)
-    predicted = _classes(outputs)
-    expected = _label_classes(outputs, labels)
-    return float(np.mean(predicted == expected))
+    right: np.ndarray = _classes(outputs) == _label_classes(outputs, labels)
+    return right
 
 
-ACCURACY = Metric("accuracy", top1_accuracy)
+ACCURACY = Metric("accuracy", top1_accuracy, per_sample=top1_correct)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +120,8 @@ class Evaluation:
     fidelity: Fidelity | None = None
     kernels: str | None = None
     """The LiteRT kernels that computed it (``xnnpack`` or ``reference``)."""
+    per_sample: tuple[float, ...] | None = None
+    """Each sample's score, in the data's order, when the metric has a per-sample function."""
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Evaluation:
@@ -113,9 +133,12 @@ class Evaluation:
             samples=int(record["samples"]),
             fidelity=Fidelity(**fidelity) if fidelity is not None else None,
             kernels=record.get("kernels"),
+            per_sample=_scores_from_record(record.get("per_sample"), int(record["samples"])),
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON types only; 0/1 per-sample scores packed into base64 text of their bits
+        (:func:`~pytest_tflite.gate.significance.pack`), as golden baselines keep them."""
         return {
             "metric": self.metric,
             "value": self.value,
@@ -123,7 +146,29 @@ class Evaluation:
             "samples": self.samples,
             "fidelity": self.fidelity.to_dict() if self.fidelity else None,
             "kernels": self.kernels,
+            "per_sample": _scores_record(self.per_sample),
         }
+
+
+def _scores_record(scores: tuple[float, ...] | None) -> str | list[float] | None:
+    from .gate.significance import is_binary, pack
+
+    if scores is None:
+        return None
+    return pack(scores) if is_binary(scores) else list(scores)
+
+
+def _scores_from_record(found: Any, samples: int) -> tuple[float, ...] | None:
+    """The scores :func:`_scores_record` wrote; ValueError for anything else."""
+    from .gate.significance import unpack
+
+    if found is None:
+        return None
+    if isinstance(found, str):
+        return unpack(found, samples)
+    if not isinstance(found, list) or len(found) != samples:
+        raise ValueError("per-sample scores are base64 text or a list of one score per sample")
+    return tuple(float(score) for score in found)
 
 
 def evaluate(
@@ -146,11 +191,18 @@ def evaluate(
     dataset = _evaluation_set(data, specs, model)
     outputs = _predict(model, dataset, specs, batch_size)
     value = _score(metric, outputs, dataset.y, model)
+    per_sample = _per_sample(metric, outputs, dataset.y, model, len(dataset))
     fidelity = None
     if reference is not None:
         fidelity = compare(_predict(reference, dataset, specs, batch_size), outputs, model)
     return Evaluation(
-        metric.name, value, metric.higher_is_better, len(dataset), fidelity, kernels=model.runner.kernels
+        metric.name,
+        value,
+        metric.higher_is_better,
+        len(dataset),
+        fidelity,
+        kernels=model.runner.kernels,
+        per_sample=per_sample,
     )
 
 
@@ -187,10 +239,11 @@ def _evaluation_key(model: TFLiteModel, data: Any, metric: Metric, reference: TF
     from .model.kernels import current_kernels
 
     data_digest = raw_digest(data)
-    if data_digest is None or not inspect.isfunction(metric.fn) or metric.fn.__closure__:
+    functions = [metric.fn] if metric.per_sample is None else [metric.fn, metric.per_sample]
+    if data_digest is None or not all(inspect.isfunction(fn) and not fn.__closure__ for fn in functions):
         return None
     try:
-        metric_code = inspect.getsource(metric.fn)
+        metric_code = "\n".join(inspect.getsource(fn) for fn in functions)
     except (OSError, TypeError):
         return None
     return cache_key({
@@ -325,6 +378,32 @@ def _score(metric: Metric, outputs: Outputs, labels: np.ndarray, model: TFLiteMo
             hint="Check the metric function and the labels",
         )
     return value
+
+
+def _per_sample(
+    metric: Metric, outputs: Outputs, labels: np.ndarray, model: TFLiteModel, samples: int
+) -> tuple[float, ...] | None:
+    """The metric's per-sample scores, checked: one finite number per sample."""
+    if metric.per_sample is None:
+        return None
+    try:
+        scores = np.asarray(metric.per_sample(outputs, labels), dtype=np.float64)
+    except EvaluationError as exc:
+        if exc.source:
+            raise
+        raise EvaluationError(
+            exc.problem, source=model.name, mode=model.mode, hint=exc.hint, detail=exc.detail
+        ) from None
+    if scores.shape != (samples,) or not np.all(np.isfinite(scores)):
+        found = f"shape {scores.shape}" if scores.shape != (samples,) else "NaN or infinite values"
+        raise EvaluationError(
+            f"the per-sample scores of the metric {metric.name!r} have {found}, not one finite number "
+            f"for each of the {samples} samples",
+            source=model.name,
+            mode=model.mode,
+            hint="Return one score per sample from the metric's per_sample function",
+        )
+    return tuple(scores.tolist())
 
 
 def _check_rows(outputs: np.ndarray, labels: np.ndarray) -> None:

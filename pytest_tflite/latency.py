@@ -65,15 +65,9 @@ class Latency:
 def figures(stats: Any) -> Latency | None:
     """pytest-benchmark's statistics (``benchmark.stats``) as :class:`Latency`; None when
     nothing was timed (``--benchmark-disable``, or pytest-xdist turned timing off)."""
-    from .gate.golden import DIGITS
-
     stats = getattr(stats, "stats", stats)  # benchmark.stats wraps the Stats object
     if not stats:
         return None
-
-    def ms(seconds: float) -> float:
-        return float(format(seconds * 1000.0, f".{DIGITS}g"))
-
     return Latency(
         median_ms=ms(stats.median),
         mean_ms=ms(stats.mean),
@@ -81,6 +75,36 @@ def figures(stats: Any) -> Latency | None:
         min_ms=ms(stats.min),
         rounds=int(stats.rounds),
     )
+
+
+def ms(seconds: float) -> float:
+    """Seconds as milliseconds, at a baseline's precision."""
+    from .gate.golden import DIGITS
+
+    return float(format(seconds * 1000.0, f".{DIGITS}g"))
+
+
+def saved_properties(stats: Any, saved: Mapping[str, Any] | None) -> dict[str, float]:
+    """The median and IQR of the saved run ``--benchmark-compare`` compares a test with,
+    and this run's IQR, as ``record_property`` pairs: the session report tells from them
+    whether the median moved by more than the runs' own spread. Empty without a saved run."""
+    stats = getattr(stats, "stats", stats)
+    try:
+        found = {"saved_median": saved["median"], "saved_iqr": saved["iqr"], "iqr": stats.iqr} if saved else {}
+        return {key(f"latency_{name}_ms"): ms(float(value)) for name, value in found.items()}
+    except (KeyError, TypeError, ValueError):
+        return {}  # a run saved by another pytest-benchmark: no spread to compare with
+
+
+def saved_stats(config: pytest.Config, nodeid: str) -> Mapping[str, Any] | None:
+    """The statistics of ``nodeid`` in the saved run pytest-benchmark compares with (the
+    last one holding it), None when it compares with none."""
+    bench = benchmark_session(config)
+    found = None
+    for runs in (getattr(bench, "compared_mapping", None) or {}).values():
+        if nodeid in runs and isinstance(runs[nodeid].get("stats"), Mapping):
+            found = runs[nodeid]["stats"]
+    return found
 
 
 def prepare(
@@ -238,6 +262,8 @@ def time_model(benchmark: Any, run: LatencyRun, node: Any, model: TFLiteModel, i
     if timed is not None:
         node.user_properties.extend(timed.properties().items())
         node.user_properties.append((key("latency_kernels"), runner.kernels))
+        saved = saved_stats(node.config, benchmark.fullname)
+        node.user_properties.extend(saved_properties(benchmark.stats, saved).items())
     elif turned_off_by_xdist(node.config):
         run.unmeasured += 1  # turned off by pytest-xdist, not by --benchmark-disable
     return timed

@@ -229,6 +229,149 @@ def test_no_metric_no_metric_rows():
     assert [r.metric for r in judge(m, DEFAULT_BUDGET, None)] == ["size_bytes", "gzip_size_bytes"]
 
 
+# --- judging: the metric's change with its confidence interval -------------------------
+
+
+def scores(samples=450, right=0.9, lost=0, gained=0):
+    """0/1 scores of ``samples`` samples, then the same with ``lost`` right answers turned
+    wrong and ``gained`` wrong ones turned right."""
+    import numpy as np
+
+    reference = (np.random.default_rng(5).random(samples) < right).astype(float)
+    current = reference.copy()
+    current[np.flatnonzero(reference == 1)[:lost]] = 0
+    current[np.flatnonzero(reference == 0)[:gained]] = 1
+    return tuple(current.tolist()), tuple(reference.tolist())
+
+
+def paired_golden(reference, **extra):
+    from pytest_tflite.gate.golden import per_sample_entry
+
+    data = golden(value=sum(reference) / len(reference), **extra)
+    data["metric"].update(per_sample_entry(reference))
+    return data
+
+
+def with_scores(current, float32_scores=None, **kwargs):
+    float32 = sum(float32_scores) / len(float32_scores) if float32_scores else None
+    m = measured(value=sum(current) / len(current), float32=float32, **kwargs)
+    return dataclasses.replace(m, per_sample=current, float32_per_sample=float32_scores)
+
+
+SIGNIFICANT = DEFAULT_BUDGET.merged(Budget(significance=0.05))
+
+
+@pytest.mark.parametrize(("lost", "plain", "gated"), [(0, "pass", "pass"), (3, "fail", "pass"), (30, "fail", "fail")])
+def test_significance_fails_only_a_loss_against_the_baseline_beyond_noise(lost, plain, gated):
+    current, reference = scores(lost=lost)
+    m, baseline = with_scores(current), paired_golden(reference)
+    assert row(judge(m, DEFAULT_BUDGET, baseline), "accuracy").verdict == plain
+    judged = row(judge(m, SIGNIFICANT, baseline), "accuracy")
+    assert judged.verdict == gated
+    assert judged.interval.lost == lost and judged.interval.confidence == 0.95
+    assert judged.budget_text == ">= golden - 0.005 at 95 % confidence"
+
+
+def test_the_interval_is_shown_also_without_significance():
+    current, reference = scores(lost=2)
+    judged = row(judge(with_scores(current), DEFAULT_BUDGET, paired_golden(reference)), "accuracy")
+    assert judged.interval.change == pytest.approx(-2 / 450) and judged.interval.high == 0.0
+    assert judged.budget_text == ">= golden - 0.005"
+    text = format_comparisons([judged])
+    assert text.splitlines()[0].split()[-2:] == ["paired", "change"]
+    assert "-0.4 pt, 95 % CI -1.1 to ±0.0 (McNemar p 0.5, 2 lost, 0 gained)" in text
+
+
+def test_a_stricter_significance_widens_the_interval_it_judges():
+    current, reference = scores(lost=8)
+    baseline = paired_golden(reference)
+    loose = row(judge(with_scores(current), DEFAULT_BUDGET.merged(Budget(significance=0.2)), baseline), "accuracy")
+    strict = row(judge(with_scores(current), DEFAULT_BUDGET.merged(Budget(significance=0.01)), baseline), "accuracy")
+    assert strict.interval.confidence == 0.99 and loose.interval.confidence == pytest.approx(0.8)
+    assert strict.interval.low < loose.interval.low and strict.interval.high >= loose.interval.high
+    assert (loose.verdict, strict.verdict) == ("fail", "pass")
+
+
+@pytest.mark.parametrize(("lost", "plain", "gated"), [(3, "fail", "new"), (40, "fail", "fail")])  # new: no baseline
+def test_significance_judges_the_drop_against_float32_by_its_interval(lost, plain, gated):
+    current, float32_scores = scores(lost=lost)
+    m = with_scores(current, float32_scores)
+    budget = Budget(max_accuracy_drop=0.005)
+    assert row(judge(m, budget, None), "accuracy drop vs float32").verdict == plain
+    judged = row(judge(m, budget.merged(Budget(significance=0.05)), None), "accuracy drop vs float32")
+    assert judged.verdict == gated and judged.interval.lost == lost
+    assert judged.budget_text == "<= 0.005 at 95 % confidence"
+
+
+def test_a_lower_is_better_per_sample_score_flips_the_interval():
+    current, reference = scores(lost=0, gained=30)  # 30 more "errors": worse for an error rate
+    m = dataclasses.replace(with_scores(current, higher=False, metric="error"), per_sample=current)
+    baseline = paired_golden(reference, name="error")
+    baseline["metric"]["higher_is_better"] = False
+    judged = row(judge(m, SIGNIFICANT, baseline), "error")
+    assert judged.interval.low > 0 and judged.verdict == "fail"
+    better = dataclasses.replace(m, value=sum(reference) / 450 - 30 / 450, per_sample=scores(lost=30)[0])
+    assert row(judge(better, SIGNIFICANT, paired_golden(reference, name="error")), "error").verdict == "improved"
+
+
+def test_a_baseline_recorded_without_per_sample_scores_still_judges_and_says_how_to_pair():
+    current, reference = scores(lost=3)
+    old = golden(value=sum(reference) / 450)
+    for budget, verdict in ((DEFAULT_BUDGET, "fail"), (SIGNIFICANT, "fail")):  # the change alone, as before
+        judged = row(judge(with_scores(current), budget, old), "accuracy")
+        assert judged.verdict == verdict and judged.interval is None
+        assert judged.note == (
+            "no paired interval: the baseline has no per-sample scores (--tflite-update-golden records them)"
+        )
+        assert judged.budget_text == ">= golden - 0.005"
+    assert "records them" in format_comparisons(judge(with_scores(current), DEFAULT_BUDGET, old))
+
+
+def test_a_changed_evaluation_set_is_not_paired():
+    current = scores(samples=460, lost=2)[0]
+    judged = row(judge(with_scores(current), SIGNIFICANT, paired_golden(scores(samples=450)[1])), "accuracy")
+    assert judged.interval is None
+    assert judged.note.startswith("no paired interval: the baseline scored 450 samples, this run 460")
+
+
+def test_a_metric_without_per_sample_scores_says_so_only_when_significance_asks():
+    plain = row(judge(measured(value=0.89), DEFAULT_BUDGET, golden()), "accuracy")
+    assert (plain.interval, plain.note, plain.verdict) == (None, None, "fail")
+    gated = row(judge(measured(value=0.89), SIGNIFICANT, golden()), "accuracy")
+    assert gated.verdict == "fail" and "gives no per-sample scores" in gated.note
+    assert "paired change" not in format_comparisons([plain])
+
+
+def test_a_drop_without_the_float32_scores_says_so_under_significance():
+    current, float32_scores = scores(lost=3)
+    m = dataclasses.replace(with_scores(current, float32_scores), float32_per_sample=None)
+    judged = row(judge(m, Budget(max_accuracy_drop=0.005, significance=0.05), None), "accuracy drop vs float32")
+    assert judged.verdict == "fail" and judged.interval is None
+    assert judged.note == "no paired interval: the float32 conversion's per-sample scores are not known"
+
+
+def test_significance_in_the_ini_form():
+    scopes = parse_budget_lines(["significance=0.05", "int8: significance=1%", "float16: significance=off"])
+    assert scopes["*"].significance == 0.05 and scopes["int8"].significance == 0.01
+    assert budget_for(scopes, "m", "float16").significance == math.inf
+    current, reference = scores(lost=3)
+    off = row(judge(with_scores(current), budget_for(scopes, "m", "float16"), paired_golden(reference)), "accuracy")
+    assert off.verdict == "fail" and off.budget_text == ">= golden - 0.005"
+
+
+@pytest.mark.parametrize("line", ["significance=0", "significance=1", "significance=150%", "significance=-0.1"])
+def test_a_significance_outside_0_to_1_is_refused(line):
+    with pytest.raises(BudgetError, match="significance.*is out of range.*a probability between 0 and 1"):
+        parse_budget_lines([line])
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, 5, "0.05", True])
+def test_a_budget_object_with_a_bad_significance_is_refused(bad):
+    with pytest.raises(BudgetError, match="significance is a probability between 0 and 1") as info:
+        Budget(significance=bad)
+    assert "Budget(significance=0.05)" in info.value.hint
+
+
 # --- judging: operators on targets ----------------------------------------------------
 
 
@@ -338,13 +481,15 @@ def test_measure_reads_model_evaluation_and_reports():
     model = SimpleNamespace(size_bytes=100, gzip_size_bytes=80)
     fidelity = SimpleNamespace(to_dict=lambda: {"agreement": 1.0})
     evaluation = SimpleNamespace(
-        metric="accuracy", value=0.5, higher_is_better=True, fidelity=fidelity, kernels="reference"
+        metric="accuracy", value=0.5, higher_is_better=True, fidelity=fidelity, kernels="reference",
+        per_sample=(1.0, 0.0),
     )
     cpu = SimpleNamespace(target="cpu", ops_on_target=3, ops_total=4, details={"runs": True})
     micro = SimpleNamespace(target="tflm", ops_on_target=4, ops_total=4, details={"arena_bytes": 16768, "x": 1})
-    m = measure(model, evaluation, float32_value=0.6, reports=[cpu, micro])
+    m = measure(model, evaluation, float32_value=0.6, float32_per_sample=(1.0, 1.0), reports=[cpu, micro])
     assert m == Measurement(
         100, 80, "accuracy", 0.5, True, 0.6, {"agreement": 1.0}, {"cpu": (3, 4), "tflm": (4, 4)},
         target_figures={"tflm": {"arena_bytes": 16768}}, kernels="reference",
+        per_sample=(1.0, 0.0), float32_per_sample=(1.0, 1.0),
     )
     assert measure(model) == Measurement(100, 80)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -106,8 +107,74 @@ def test_to_dict_is_json(int8_model, float_model, test_inputs, labels):
     data = evaluate(int8_model, (test_inputs, labels), reference=float_model).to_dict()
     text = json.dumps(data, allow_nan=False)
     assert json.loads(text)["fidelity"]["agreement"] == data["fidelity"]["agreement"]
-    assert set(data) == {"metric", "value", "higher_is_better", "samples", "fidelity", "kernels"}
+    assert set(data) == {"metric", "value", "higher_is_better", "samples", "fidelity", "kernels", "per_sample"}
     assert data["kernels"] == "xnnpack"
+
+
+# --- per-sample scores ------------------------------------------------------------------------
+
+
+def test_accuracy_scores_each_sample_right_or_wrong(float_model, test_inputs, labels, known_accuracy):
+    result = evaluate(float_model, (test_inputs, labels))
+    assert len(result.per_sample) == result.samples == len(test_inputs)
+    assert result.per_sample[:WRONG] == (0.0,) * WRONG  # the labels shifted away from its answers
+    assert set(result.per_sample[WRONG:]) == {1.0}
+    assert sum(result.per_sample) / result.samples == result.value == known_accuracy
+
+
+def test_per_sample_scores_survive_the_dict_packed_as_bits(int8_model, float_model, test_inputs, labels):
+    from pytest_tflite.evaluate import Evaluation
+    from pytest_tflite.gate.significance import unpack
+
+    result = evaluate(int8_model, (test_inputs, labels), reference=float_model)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert isinstance(data["per_sample"], str)
+    assert unpack(data["per_sample"], len(test_inputs)) == result.per_sample
+    assert Evaluation.from_dict(data) == result
+
+
+def squared_error(outputs, y):
+    return float(np.mean(per_sample_squared_error(outputs, y)))
+
+
+def per_sample_squared_error(outputs, y):
+    return ((outputs.max(axis=-1) - y) ** 2).astype(np.float64)
+
+
+def test_a_metric_of_its_own_may_score_each_sample(float_model, test_inputs, labels):
+    from pytest_tflite.evaluate import Evaluation
+
+    metric = Metric("squared_error", squared_error, higher_is_better=False, per_sample=per_sample_squared_error)
+    result = evaluate(float_model, (test_inputs, labels), metric=metric)
+    assert sum(result.per_sample) / result.samples == pytest.approx(result.value)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["per_sample"] == list(result.per_sample)  # not 0/1: kept as numbers
+    assert Evaluation.from_dict(data) == result
+    assert evaluate(float_model, (test_inputs, labels), metric=squared_error).per_sample is None
+
+
+@pytest.mark.parametrize(
+    ("per_sample", "found"),
+    [(lambda o, y: np.zeros(3), "shape (3,)"), (lambda o, y: np.full(len(y), np.nan), "NaN or infinite values")],
+    ids=["too-few", "nan"],
+)
+def test_per_sample_scores_that_are_not_one_number_per_sample_are_refused(
+    float_model, test_inputs, labels, per_sample, found
+):
+    metric = Metric("mine", lambda o, y: 0.5, per_sample=per_sample)
+    message = re.escape(f"per-sample scores of the metric 'mine' have {found}")
+    with pytest.raises(EvaluationError, match=message) as info:
+        evaluate(float_model, (test_inputs, labels), metric=metric)
+    assert info.value.source == float_model.name and "one score per sample" in info.value.hint
+
+
+def test_higher_rank_outputs_score_a_sample_by_the_share_of_its_positions():
+    from pytest_tflite.evaluate import top1_correct
+
+    outputs = np.zeros((2, 3, 4), dtype=np.float32)
+    outputs[..., 1] = 1.0
+    labels = np.array([[1, 1, 0], [1, 2, 1]])
+    assert top1_correct(outputs, labels).tolist() == pytest.approx([2 / 3, 2 / 3])
 
 
 def test_specs_come_from_the_model(int8_model):
@@ -316,6 +383,10 @@ def test_an_evaluation_is_kept_by_the_bytes_the_data_and_the_metric(
     remembered(cache, int8_model, (test_inputs, labels), ACCURACY, None)
     remembered(cache, int8_model, (test_inputs, labels), Metric("wrong", lambda o, y: 0.0), None)
     assert len(records(tmp_path)) == 4
+    # The same metric without its per-sample scores is another evaluation.
+    plain = remembered(cache, int8_model, (test_inputs, labels), Metric("accuracy", top1_accuracy), float_model)
+    assert plain.per_sample is None and first.per_sample is not None
+    assert len(records(tmp_path)) == 5
 
 
 def test_an_evaluation_that_cannot_be_keyed_is_not_kept(tmp_path, tf, int8_model, test_inputs, labels):

@@ -397,3 +397,138 @@ def test_a_worker_whose_controller_has_gone_writes_no_baseline(tmp_path):
     assert read_golden(alive.path("toy", "int8"))["update_in_progress"] == "r"
     alive.finish_update([alive.path("toy", "int8")])
     assert "update_in_progress" not in read_golden(alive.path("toy", "int8"))
+
+
+# --- per-sample scores, for a paired interval of the next run's change ------------------------
+
+
+def test_record_keeps_0_1_per_sample_scores_as_bits_and_reads_them_back(tmp_path):
+    from pytest_tflite.gate.golden import recorded_scores
+    from pytest_tflite.gate.significance import unpack
+
+    scores = tuple(float(i % 3 != 0) for i in range(60))
+    m = Measurement(size_bytes=10, gzip_size_bytes=8, metric="accuracy", value=sum(scores) / 60, per_sample=scores)
+    data = record("net", "int8", m, versions=VERSIONS)
+    assert data["metric"]["samples"] == 60
+    assert unpack(data["metric"]["per_sample"], 60) == scores
+    assert len(data["metric"]["per_sample"]) == 12  # 60 bits: 8 bytes, 12 characters of base64
+    path = golden_path(tmp_path, "net", "int8")
+    update_golden(path, data)
+    assert recorded_scores(read_golden(path)["metric"]) == scores
+
+
+def test_other_per_sample_scores_are_not_recorded():
+    m = Measurement(size_bytes=10, gzip_size_bytes=8, metric="iou", value=0.5, per_sample=(0.25, 0.75))
+    metric = record("net", "int8", m, versions=VERSIONS)["metric"]
+    assert "per_sample" not in metric and "samples" not in metric
+
+
+@pytest.mark.parametrize(
+    ("entry", "where"),
+    [
+        ({"samples": 8, "per_sample": "!!!!"}, "'metric.per_sample': expected the bits of 8 samples as base64 text"),
+        ({"samples": 60, "per_sample": "/w=="}, "(8 bits where 60 samples take 64)"),
+        ({"samples": 5, "per_sample": "/w=="}, "(the padding bits after the last sample are not zero)"),
+        ({"per_sample": "/w=="}, "'metric.samples': expected the count of the samples per_sample holds"),
+        ({"samples": 0, "per_sample": "AA=="}, "'metric.samples': expected an integer from 1 to 2**53, not 0"),
+        ({"samples": "8", "per_sample": "/w=="}, "'metric.samples': expected an integer, not the text '8'"),
+        ({"samples": 8, "per_sample": [1, 0]}, "'metric.per_sample': expected text, not a list"),
+    ],
+    ids=["not-base64", "too-short", "padding", "no-count", "zero-count", "text-count", "list"],
+)
+def test_damaged_per_sample_scores_are_refused_naming_the_file_and_key(tmp_path, entry, where):
+    path = tmp_path / "toy" / "int8.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({**GOOD, "metric": {**GOOD["metric"], **entry}}))
+    with pytest.raises(GoldenError) as excinfo:
+        read_golden(path)
+    assert str(path) in str(excinfo.value) and where in str(excinfo.value)
+    assert "--tflite-update-golden" in str(excinfo.value)
+
+
+def test_a_baseline_with_whole_per_sample_scores_is_read(tmp_path):
+    path = tmp_path / "toy.json"
+    good = {**GOOD, "metric": {**GOOD["metric"], "samples": 9, "per_sample": "/4A="}}
+    path.write_text(json.dumps(good))
+    assert read_golden(path) == good
+
+
+FLIPPING_MODELS = """
+    import os
+
+    import numpy as np
+    from pytest_tflite import DeclaredModel
+
+    X = np.random.default_rng(0).random((60, 8), dtype=np.float32)
+    WIDTH = 16
+
+{build}
+
+    def evaluation():
+        # The float model's own answers with the first FLIPPED of them changed: each is a
+        # prediction that no longer matches its label, as a changed model's would be.
+        labels = build().predict(X, verbose=0).argmax(axis=1)
+        flipped = int(os.environ.get("FLIPPED", "0"))
+        labels[:flipped] = (labels[:flipped] + 1) % 4
+        return X, labels
+
+
+    toy = DeclaredModel("toy", source=build, representative_data=X, evaluation_data=evaluation, modes=["float32"])
+"""
+SIGNIFICANCE_INI = "[pytest]\ntflite_targets = cpu\naddopts = --benchmark-skip\n"
+
+
+def test_a_significance_budget_passes_a_few_flipped_predictions_and_fails_a_real_loss(
+    runtime_loaded, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+):
+    from support import TOY_BUILD
+
+    pytester.makeini(SIGNIFICANCE_INI)
+    pytester.makepyfile(tflite_models=FLIPPING_MODELS.format(build=TOY_BUILD))
+    path = pytester.path / "golden" / "toy" / "float32.json"
+
+    def accuracy(flipped: int, significance: bool) -> pytest.RunResult:
+        monkeypatch.setenv("FLIPPED", str(flipped))
+        budgets = "tflite_budgets = toy: significance=0.05\n" if significance else ""
+        pytester.makeini(SIGNIFICANCE_INI + budgets)
+        return pytester.runpytest("-p", "no:cacheprovider", "-k", "test_accuracy")
+
+    monkeypatch.setenv("FLIPPED", "0")
+    assert pytester.runpytest("-p", "no:cacheprovider", "--tflite-update-golden", "-k", "test_accuracy").ret == 0
+    recorded = json.loads(path.read_text())["metric"]
+    assert (recorded["value"], recorded["samples"], recorded["per_sample"]) == (1.0, 60, "//////////A=")
+
+    # Two of 60 predictions changed: 3.3 points, beyond the 0.5 point tolerance, but noise.
+    plain = accuracy(2, significance=False)
+    plain.assert_outcomes(failed=1)
+    plain.stdout.fnmatch_lines(
+        [
+            "*metric*golden*measured*delta*budget*verdict*paired change*",
+            "*accuracy*1*0.966667*>= golden - 0.005*fail*-3.3 pt, 95 % CI -8.3 to ±0.0 (McNemar p 0.5, 2 lost, 0 gain*"
+        ]
+    )
+    accuracy(2, significance=True).assert_outcomes(passed=1)
+
+    # Twenty changed: the whole interval lies beyond the tolerance.
+    lost = accuracy(20, significance=True)
+    lost.assert_outcomes(failed=1)
+    lost.stdout.fnmatch_lines(
+        ["*accuracy*>= golden - 0.005 at 95 % confidence*fail*-33.3 pt, 95 % CI -45.0 to -21.7 (McNemar p 1.9e-06*"]
+    )
+
+    # A baseline recorded before per-sample scores were kept: the change alone, and how to pair.
+    old = json.loads(path.read_text())
+    del old["metric"]["per_sample"], old["metric"]["samples"]
+    path.write_text(json.dumps(old))
+    unpaired = accuracy(2, significance=True)
+    unpaired.assert_outcomes(failed=1)
+    unpaired.stdout.fnmatch_lines(
+        ["*>= golden - 0.005 *fail*no paired interval: the baseline has no per-sample scores "
+         "(--tflite-update-golden records them)"]
+    )
+
+    old["metric"].update(samples=60, per_sample="//////////A")
+    path.write_text(json.dumps(old))
+    damaged = accuracy(2, significance=True)
+    damaged.assert_outcomes(failed=1)
+    damaged.stdout.fnmatch_lines(["*GoldenError*float32.json has a bad value at 'metric.per_sample'*"])

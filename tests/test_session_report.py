@@ -149,6 +149,12 @@ def test_a_run_shows_the_table_and_writes_the_three_files(repo):
     assert int8["values"]["float32_metric_value"] == 1.0
     assert int8["values"]["golden_size_bytes"] is None  # an update compares with nothing
     assert int8["values"]["latency_median_ms"] == int8["properties"]["tflite_latency_median_ms"] > 0
+    interval = int8["values"]["metric_interval_float32"]  # paired over the 32 evaluation samples
+    assert interval["samples"] == 32 and interval["confidence"] == 0.95
+    assert interval["low"] <= interval["change"] <= interval["high"]
+    assert interval["text"].endswith(f"95 % CI {fmt.signed(interval['low'] * 100, '.1f')} to "
+                                     f"{fmt.signed(interval['high'] * 100, '.1f')}")
+    assert int8["values"]["metric_interval_golden"] is None  # an update compares with nothing
     assert int8["checks"]["latency"] == "passed"
     outcomes = {c["nodeid"].split("::", 1)[1]: c["outcome"] for c in document["checks"]}
     assert outcomes["narrow::test_compatible[float32-edgetpu]"] == "skipped"
@@ -157,6 +163,7 @@ def test_a_run_shows_the_table_and_writes_the_three_files(repo):
     markdown = (repo.path / "report.md").read_text()
     assert markdown.startswith("## pytest-tflite report\n")
     assert "| model   | mode    | target   |" in markdown
+    assert "| Δ float32 CI " in markdown and "pt, 95 % CI" in markdown
     assert "**Totals:** 6 rows: 5 pass, 1 skip;" in markdown
     page = (repo.path / "report.html").read_text()
     assert "<svg" in page and "http" not in page
@@ -170,9 +177,10 @@ def test_a_failing_budget_shows_fail_with_its_check_and_verbose_shows_every_colu
     repo.makeini(INI + "tflite_budgets =\n    narrow/int8: max_size_bytes=100\n")
     result = run(repo, "-v")
     lines = table_lines(result)
-    for column in ("gzip", "accuracy Δ golden", "agreement", "SQNR", "why"):
+    for column in ("gzip", "accuracy Δ golden", "agreement", "SQNR", "why", "Δ float32 CI", "accuracy Δ golden CI"):
         assert column in lines[0]
     rows = {tuple(row_cells(line)[:3]): line for line in lines[1:]}
+    assert "±0.0 pt, 95 % CI ±0.0 to ±0.0" in rows[("narrow", "int8", "cpu")]  # the same as its baseline
     assert set(rows) == {(m, mode, t or "-") for m, mode, t in ROWS}
     for target in ("cpu", "edgetpu"):
         line = rows[("narrow", "int8", target)]
@@ -316,6 +324,58 @@ def test_reports_of_other_tests_are_ignored_and_phases_fold_into_one_check():
     [check] = results.checks()
     assert (check.outcome, check.message) == ("error", "cleanup failed")
     assert check.properties["tflite_size_bytes"] == 5
+
+
+def test_the_metric_intervals_and_the_latency_against_a_saved_run_reach_the_rows_and_the_full_table():
+    interval = {
+        "float32_interval_change": -0.004, "float32_interval_low": -0.009, "float32_interval_high": 0.001,
+        "float32_interval_confidence": 0.95, "float32_interval_samples": 450, "float32_interval_p_value": 0.39,
+        "float32_interval_lost": 5, "float32_interval_gained": 2,
+        "golden_interval_missing": "no paired interval: the baseline has no per-sample scores",
+    }
+    latency = {"latency_median_ms": 2.3, "latency_iqr_ms": 0.2, "latency_saved_median_ms": 2.0,
+               "latency_saved_iqr_ms": 0.1}
+    rows = results_of(
+        report("accuracy", "int8", metric="accuracy", accuracy=0.9, float32_accuracy=0.904, **interval),
+        report("latency", "int8", **latency),
+        report("accuracy", "float32", metric="accuracy", accuracy=0.904),
+    ).rows(["int8", "float32"])
+    values = rows[0].values()
+    assert values["metric_interval_float32"]["text"] == "-0.4 pt, 95 % CI -0.9 to +0.1"
+    assert values["metric_interval_float32"]["lost"] == 5
+    assert values["metric_interval_golden"] == {"missing": "no paired interval: the baseline has no per-sample scores"}
+    assert values["latency_change_saved"]["beyond_spread"] is True
+    assert values["latency_change_saved"]["text"] == "+15.0 %, beyond the runs' spread (IQR 10.0 %)"
+    assert rows[1].values()["metric_interval_float32"] is None and rows[1].values()["latency_change_saved"] is None
+    full = {c.header: c for c in table.columns(rows, full=True)}
+    assert full["Δ float32 CI"].cell(rows[0]) == "-0.4 pt, 95 % CI -0.9 to +0.1"
+    assert full["accuracy Δ golden CI"].cell(rows[0]) == "not paired"
+    assert full["latency Δ saved run"].cell(rows[0]) == "+15.0 %, beyond the runs' spread (IQR 10.0 %)"
+    assert full["Δ float32 CI"].cell(rows[1]) == full["latency Δ saved run"].cell(rows[1]) == "—"
+    compact = [c.header for c in table.terminal_columns(rows)]
+    assert not [header for header in compact if "CI" in header or "saved" in header]
+    assert max(len(line) for line in table.terminal_table(rows).splitlines()) <= table.TERMINAL_WIDTH
+
+
+@pytest.mark.slow
+def test_latency_against_the_saved_run_says_whether_it_moved_beyond_the_spread(repo):
+    latency = ("-k", "latency and narrow and int8")
+    saved = repo.runpytest_subprocess("-p", "no:cacheprovider", *FAST_LATENCY, *latency, "--benchmark-autosave")
+    saved.assert_outcomes(passed=1)
+    compared = repo.runpytest_subprocess(
+        "-p", "no:cacheprovider", *FAST_LATENCY, *latency, "--benchmark-compare", "-v", "--tflite-report", "r.json"
+    )
+    compared.assert_outcomes(passed=1)
+    [row] = json.loads((repo.path / "r.json").read_text())["rows"]
+    found = row["values"]["latency_change_saved"]
+    stored = json.loads(next((repo.path / ".benchmarks").rglob("0001_*.json")).read_text())["benchmarks"][0]["stats"]
+    assert found["old_median"] == pytest.approx(stored["median"] * 1000, rel=1e-5)
+    assert found["new_median"] == row["values"]["latency_median_ms"]
+    assert found["spread"] >= stored["iqr"] * 1000 * (1 - 1e-5)
+    assert found["beyond_spread"] == (abs(found["new_median"] - found["old_median"]) > found["spread"])
+    assert "latency Δ saved run" in compared.stdout.str() and found["text"].split(" %")[0] in compared.stdout.str()
+    run(repo, *latency, "--tflite-report", "plain.json").assert_outcomes(passed=1)
+    assert json.loads((repo.path / "plain.json").read_text())["rows"][0]["values"]["latency_change_saved"] is None
 
 
 # --- numbers for people ---------------------------------------------------------------------

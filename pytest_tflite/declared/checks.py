@@ -205,14 +205,16 @@ def measurement(
     """What the gate judges: sizes, the metric against float32's, placements."""
     from ..gate.measurement import measure
 
-    float32_value = None
-    if evaluated is not None:
-        if model.mode == REFERENCE_MODE:
-            float32_value = evaluated.value
-        else:
-            reference = convert_declared(session, declared, REFERENCE_MODE)
-            float32_value = evaluation(session, declared, reference).value
-    return measure(model, evaluated, float32_value=float32_value, reports=reports)
+    float32 = evaluated
+    if evaluated is not None and model.mode != REFERENCE_MODE:
+        float32 = evaluation(session, declared, convert_declared(session, declared, REFERENCE_MODE))
+    return measure(
+        model,
+        evaluated,
+        float32_value=float32.value if float32 is not None else None,
+        float32_per_sample=float32.per_sample if float32 is not None else None,
+        reports=reports,
+    )
 
 
 def compared_on_target(
@@ -293,9 +295,26 @@ def reference_properties(figures: Measurement, golden: Mapping[str, Any] | None)
         recorded = golden.get("metric") or {}
         if recorded.get("name") == figures.metric and recorded.get("value") is not None:
             values[keys.key(f"golden_{figures.metric}")] = recorded["value"]
+    values.update(interval_properties(figures, golden))
     placed = golden.get("targets") or {}
     for target in figures.on_target:
         for name in ("ops_on_target", "ops_total", *FIGURE_NAMES):
             if name in (placed.get(target) or {}):
                 values[keys.target_key(f"golden_{target}", name)] = placed[target][name]
+    return values
+
+
+def interval_properties(figures: Measurement, golden: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The paired intervals of the metric's change (at the default confidence), or why one
+    cannot be paired, for ``record_property``."""
+    from ..gate.judging import paired
+    from ..gate.significance import Change
+
+    values: dict[str, Any] = {}
+    for reference, found in paired(figures, golden).items():
+        if isinstance(found, Change):
+            fields = found.to_dict().items()
+            values.update({keys.interval_key(reference, name): v for name, v in fields if v is not None})
+        else:
+            values[keys.interval_key(reference, "missing")] = found
     return values

@@ -37,6 +37,13 @@ class Budget:
     target figures (:data:`~pytest_tflite.gate.figures.TARGET_FIGURES`: tensor arena,
     SRAM, flash, DRAM, NPU cycles, estimated time) each have a ``max_*`` bound and a
     relative ``golden_*_tolerance``, like sizes.
+
+    ``significance`` (such as 0.05) makes the two accuracy change thresholds statistical:
+    a change then fails only when the whole ``1 - significance`` confidence interval of it
+    (paired over the evaluation samples, see :mod:`~pytest_tflite.gate.significance`) lies
+    beyond ``max_accuracy_drop`` or ``golden_accuracy_tolerance``, so a few predictions that
+    flip do not fail while a real loss does. Without per-sample scores to pair (a metric
+    without them, a baseline recorded before they were kept) the thresholds apply as given.
     """
 
     min_accuracy: float | None = None
@@ -60,6 +67,16 @@ class Budget:
     golden_cycles_tolerance: float | None = None
     max_inference_us: float | None = None
     golden_inference_tolerance: float | None = None
+    significance: float | None = None
+
+    def __post_init__(self) -> None:
+        value = self.significance
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and not (number and (0 < value < 1 or value == math.inf)):
+            raise BudgetError(
+                f"significance is a probability between 0 and 1, not {self.significance!r}",
+                hint="Write Budget(significance=0.05) for a 95 % confidence interval",
+            )
 
     def merged(self, other: Budget) -> Budget:
         """This budget with every field ``other`` sets taking its place."""
@@ -100,6 +117,7 @@ _KINDS = {
     **{figure.limit: "bytes" if figure.unit == "bytes" else "count" if figure.whole else "amount"
        for figure in TARGET_FIGURES},
     **{figure.tolerance: "fraction" for figure in TARGET_FIGURES},
+    "significance": "probability",
 }
 _UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
 _OFF = "off"
@@ -173,7 +191,8 @@ def _parse_value(key: str, text: str, line: str) -> float | int:
     except ValueError:
         raise _line_error(line, f"{key} = {text!r} is not {_ALLOWED[kind]}", allowed) from None
     negative = value < 0 and key != "min_accuracy"  # a metric such as a log-likelihood may be
-    if not math.isfinite(value) or negative or (key == "min_on_target" and value > 1):
+    outside = (key == "min_on_target" and value > 1) or (kind == "probability" and not 0 < value < 1)
+    if not math.isfinite(value) or negative or outside:
         raise _line_error(line, f"{key} = {text!r} is out of range", allowed)
     return value
 
@@ -184,6 +203,7 @@ _ALLOWED = {
     "metric": "a number in the metric's units, such as 0.02 (not negative, but for min_accuracy)",
     "count": "a whole number (of operators, or of cycles)",
     "amount": "a positive number in the figure's units (microseconds)",
+    "probability": "a probability between 0 and 1 such as 0.05 or 5%",
 }
 
 
@@ -198,7 +218,7 @@ def _number(kind: str, text: str) -> float | int:
         return int(amount)
     if kind == "count":
         return int(text)
-    if kind == "fraction" and text.endswith("%"):
+    if kind in ("fraction", "probability") and text.endswith("%"):
         return float(text[:-1]) / 100
     return float(text)
 

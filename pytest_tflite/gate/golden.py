@@ -18,7 +18,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -117,6 +117,7 @@ def record(
             }
             if measurement.kernels is not None:
                 data["metric"]["kernels"] = measurement.kernels
+            data["metric"].update(per_sample_entry(measurement.per_sample))
             data["float32_value"] = measurement.float32_value
             data["fidelity"] = dict(measurement.fidelity) if measurement.fidelity else None
     if op_histogram is not None:
@@ -125,6 +126,26 @@ def record(
     if entries:
         data["targets"] = entries
     return data
+
+
+def per_sample_entry(scores: Sequence[float] | None) -> dict[str, Any]:
+    """What a baseline keeps of per-sample scores, for a paired interval of the next run's
+    change: 0/1 scores (a prediction right or wrong) as bits in base64 text
+    (:func:`~.significance.pack`) and their count; nothing for other scores, which would
+    fill the file with numbers that change at every update."""
+    from .significance import is_binary, pack
+
+    if not scores or not is_binary(scores):
+        return {}
+    return {"samples": len(scores), "per_sample": pack(scores)}
+
+
+def recorded_scores(metric: Mapping[str, Any]) -> tuple[float, ...] | None:
+    """The per-sample scores a baseline's ``metric`` entry keeps (checked on reading)."""
+    from .significance import unpack
+
+    found, samples = metric.get("per_sample"), metric.get("samples")
+    return None if found is None or samples is None else unpack(found, samples)
 
 
 def target_entry(report: CompatibilityReport) -> dict[str, Any]:
@@ -289,15 +310,44 @@ def _object_of(fields: Mapping[str, Any] | None = None, values: Any = None) -> A
     return check
 
 
+def _positive_count(value: Any) -> str | None:
+    problem = _count(value)
+    return problem if problem is not None or value > 0 else f"an integer from 1 to 2**53, not {value}"
+
+
+_METRIC_FIELDS = _object_of(
+    {
+        "name": _text_value,
+        "value": _number,
+        "higher_is_better": _flag,
+        "kernels": _text_value,
+        "samples": _positive_count,
+        "per_sample": _text_value,
+    }
+)
+
+
+def _metric_entry(value: Any) -> str | None:
+    """The metric's fields, and per-sample bits that are whole: as many as ``samples`` says."""
+    problem: str | None = _METRIC_FIELDS(value)
+    if problem or "per_sample" not in value:
+        return problem
+    if "samples" not in value:
+        return "[samples]the count of the samples per_sample holds, not nothing"
+    try:
+        recorded_scores(value)
+    except ValueError as exc:
+        return f"[per_sample]the bits of {value['samples']} samples as base64 text ({exc})"
+    return None
+
+
 _KEYS: dict[str, Any] = {
     "model": _text_value,
     "mode": _optional(_text_value),
     "size_bytes": _count,
     "gzip_size_bytes": _count,
     "float32_value": _optional(_number),
-    "metric": _object_of(
-        {"name": _text_value, "value": _number, "higher_is_better": _flag, "kernels": _text_value}
-    ),
+    "metric": _metric_entry,
     "fidelity": _optional(_object_of(values=_optional(_number))),
     "op_histogram": _object_of(values=_count),
     "targets": _object_of(

@@ -1,7 +1,9 @@
 """Judging a measurement: each figure against its budget and its golden baseline.
 
 A figure is within its budget, over it, improved on its baseline (better, never a
-failure), or new (no baseline to compare with yet).
+failure), or new (no baseline to compare with yet). A metric with per-sample scores gets a
+paired confidence interval of its change against the float32 conversion and the baseline,
+which a budget's ``significance`` judges instead of the change alone.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any, TypeGuard, TypeVar
 
 from .budget import Budget
 from .figures import TARGET_FIGURES
-from .golden import round_value
+from .golden import UPDATE_OPTION, recorded_scores, round_value
 from .measurement import Measurement
+from .significance import CONFIDENCE, Change, is_binary, paired_change
 
 WITHIN_BUDGET, OVER_BUDGET, IMPROVED, NEW = "pass", "fail", "improved", "new"
 Bound = TypeVar("Bound", int, float)
@@ -34,6 +37,10 @@ class Comparison:
     unit: str = ""
     target: str | None = None
     """The target a placement or target-figure row is about (None for the model's own)."""
+    interval: Change | None = None
+    """The paired interval of a metric's change against the row's reference."""
+    note: str | None = None
+    """Why a metric row has no interval, when it matters."""
 
 
 def judge(measurement: Measurement, budget: Budget, golden: Mapping[str, Any] | None) -> list[Comparison]:
@@ -41,9 +48,10 @@ def judge(measurement: Measurement, budget: Budget, golden: Mapping[str, Any] | 
     golden = golden or {}
     rows: list[Comparison] = []
     if measurement.value is not None:
-        rows.append(_metric_row(measurement, budget, golden))
+        intervals = paired(measurement, golden, _confidence(budget))
+        rows.append(_metric_row(measurement, budget, golden, intervals))
         if _active(budget.max_accuracy_drop) and measurement.float32_value is not None:
-            rows.append(_drop_row(measurement, budget, golden))
+            rows.append(_drop_row(measurement, budget, golden, intervals))
     rows.append(
         _size_row("size_bytes", measurement.size_bytes, golden.get("size_bytes"),
                   budget.max_size_bytes, budget.golden_size_tolerance)
@@ -79,6 +87,44 @@ def _figure_rows(
     return rows
 
 
+FLOAT32, GOLDEN = "float32", "golden"
+
+
+def paired(
+    m: Measurement, golden: Mapping[str, Any] | None, confidence: float = CONFIDENCE
+) -> dict[str, Change | str]:
+    """The paired intervals of the metric's change against the float32 conversion and the
+    golden baseline, or why one cannot be paired; a reference the metric is not compared
+    with, or a metric without per-sample scores, is left out."""
+    found: dict[str, Change | str] = {}
+    if m.per_sample is None or m.value is None:
+        return found
+    if m.float32_per_sample is not None:
+        found[FLOAT32] = _change(m.per_sample, m.float32_per_sample, confidence, "the float32 conversion")
+    recorded: Mapping[str, Any] = (golden or {}).get("metric") or {}
+    if recorded.get("name") == m.metric and recorded.get("value") is not None:
+        found[GOLDEN] = _golden_change(m.per_sample, recorded, confidence)
+    return found
+
+
+def _golden_change(scores: tuple[float, ...], recorded: Mapping[str, Any], confidence: float) -> Change | str:
+    if not is_binary(scores):
+        return "no paired interval: baselines keep per-sample scores only when they are 0/1"
+    kept = recorded_scores(recorded)
+    if kept is None:
+        return f"no paired interval: the baseline has no per-sample scores ({UPDATE_OPTION} records them)"
+    return _change(scores, kept, confidence, "the baseline")
+
+
+def _change(scores: tuple[float, ...], reference: tuple[float, ...], confidence: float, what: str) -> Change | str:
+    if len(scores) != len(reference):
+        return (
+            f"no paired interval: {what} scored {len(reference)} samples, this run {len(scores)} "
+            f"(the evaluation data changed; {UPDATE_OPTION} records the new ones)"
+        )
+    return paired_change(scores, reference, confidence=confidence)
+
+
 def failures(rows: Iterable[Comparison]) -> list[Comparison]:
     return [row for row in rows if row.verdict == OVER_BUDGET]
 
@@ -87,6 +133,7 @@ def format_comparisons(rows: Iterable[Comparison]) -> str:
     """The rows as a table: metric, golden, measured, delta, budget, verdict."""
     from tabulate import tabulate
 
+    rows = list(rows)
     table = [
         [
             row.metric,
@@ -99,6 +146,10 @@ def format_comparisons(rows: Iterable[Comparison]) -> str:
         for row in rows
     ]
     headers = ["metric", "golden", "measured", "delta", "budget", "verdict"]
+    if any(row.interval or row.note for row in rows):
+        headers.append("paired change")
+        for line, row in zip(table, rows):
+            line.append(row.interval.text(p_value=True) if row.interval else row.note or "-")
     text: str = tabulate(table, headers=headers, disable_numparse=True)
     return text
 
@@ -108,7 +159,9 @@ def _active(bound: Bound | None) -> TypeGuard[Bound]:
     return bound is not None and math.isfinite(bound)
 
 
-def _metric_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Comparison:
+def _metric_row(
+    m: Measurement, budget: Budget, golden: Mapping[str, Any], intervals: Mapping[str, Change | str]
+) -> Comparison:
     value = m.value
     assert value is not None
     sign = 1.0 if m.higher_is_better else -1.0
@@ -121,12 +174,14 @@ def _metric_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Co
     recorded: Mapping[str, Any] = golden.get("metric") or {}
     reference = recorded.get("value") if recorded.get("name") == m.metric else None
     gain = 0.0  # how much better than the baseline, at the precision it is stored with
+    interval, note = _interval(m, budget, intervals.get(GOLDEN))
     if reference is not None:
         gain = sign * (round_value(value) - round_value(reference))
-        if _active(budget.golden_accuracy_tolerance):
-            slack = f"{'-' if sign > 0 else '+'} {_text(budget.golden_accuracy_tolerance)}"
-            rules.append(f"{word} golden {slack}")
-            failed |= gain < -budget.golden_accuracy_tolerance - 1e-12
+        tolerance = budget.golden_accuracy_tolerance
+        if _active(tolerance):
+            slack = f"{'-' if sign > 0 else '+'} {_text(tolerance)}"
+            rules.append(f"{word} golden {slack}{_confidence_text(budget, interval)}")
+            failed |= _worse_than(gain, interval, m.higher_is_better, budget, tolerance)
     return Comparison(
         m.metric or "metric",
         reference,
@@ -134,10 +189,45 @@ def _metric_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Co
         None if reference is None else value - reference,
         ", ".join(rules),
         _judgement(failed, reference, gain),
+        interval=interval,
+        note=note if reference is not None else None,
     )
 
 
-def _drop_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Comparison:
+def _interval(m: Measurement, budget: Budget, found: Change | str | None) -> tuple[Change | None, str | None]:
+    """A row's paired interval, or why it has none: said always when a baseline could be
+    paired, and when a significance budget falls back to the change alone."""
+    if isinstance(found, Change):
+        return found, None
+    if found is None and _active(budget.significance):
+        found = "no paired interval: " + (
+            f"the metric {m.metric!r} gives no per-sample scores (Metric(per_sample=...))"
+            if m.per_sample is None
+            else "the float32 conversion's per-sample scores are not known"
+        )
+    return None, found
+
+
+def _confidence(budget: Budget) -> float:
+    return 1 - budget.significance if _active(budget.significance) else CONFIDENCE
+
+
+def _confidence_text(budget: Budget, interval: Change | None) -> str:
+    """What a significance budget adds to a rule it judges by the interval."""
+    return f" at {interval.confidence * 100:g} % confidence" if interval and _active(budget.significance) else ""
+
+
+def _worse_than(gain: float, interval: Change | None, higher_is_better: bool, budget: Budget, allowed: float) -> bool:
+    """Whether the change lost more than ``allowed``: the whole interval of it, under a
+    significance budget with an interval to judge; the change itself otherwise."""
+    if interval is not None and _active(budget.significance):
+        gain = interval.gain(higher_is_better)[1]
+    return gain < -allowed - 1e-12
+
+
+def _drop_row(
+    m: Measurement, budget: Budget, golden: Mapping[str, Any], intervals: Mapping[str, Change | str]
+) -> Comparison:
     """How much worse than the float32 conversion, now and in the baseline."""
     value, float32_value, limit = m.value, m.float32_value, budget.max_accuracy_drop
     assert value is not None and float32_value is not None and limit is not None
@@ -148,15 +238,18 @@ def _drop_row(m: Measurement, budget: Budget, golden: Mapping[str, Any]) -> Comp
     golden_value, golden_float32 = recorded.get("value"), golden.get("float32_value")
     if recorded.get("name") == m.metric and golden_value is not None and golden_float32 is not None:
         reference = sign * (golden_float32 - golden_value)
-    failed = round_value(drop) > limit + 1e-12
+    interval, note = _interval(m, budget, intervals.get(FLOAT32))
+    failed = _worse_than(-round_value(drop), interval, m.higher_is_better, budget, limit)
     improvement = round_value(reference) - round_value(drop) if reference is not None else 0
     return Comparison(
         f"{m.metric or 'metric'} drop vs float32",
         reference,
         drop,
         None if reference is None else drop - reference,
-        f"<= {_text(limit)}",
+        f"<= {_text(limit)}{_confidence_text(budget, interval)}",
         _judgement(failed, reference, improvement),
+        interval=interval,
+        note=note,
     )
 
 

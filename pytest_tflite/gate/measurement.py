@@ -31,6 +31,10 @@ class Measurement:
     """Target -> the figures its tool measured (:data:`~.figures.TARGET_FIGURES`)."""
     kernels: str | None = None
     """Which LiteRT kernels computed the metric (``xnnpack`` or ``reference``)."""
+    per_sample: tuple[float, ...] | None = None
+    """The metric's score of each evaluation sample, when the metric has per-sample scores."""
+    float32_per_sample: tuple[float, ...] | None = None
+    """The float32 conversion's per-sample scores on the same samples."""
 
 
 def measure(
@@ -38,6 +42,7 @@ def measure(
     evaluation: Evaluation | None = None,
     *,
     float32_value: float | None = None,
+    float32_per_sample: tuple[float, ...] | None = None,
     reports: Iterable[CompatibilityReport] = (),
 ) -> Measurement:
     """A Measurement from a TFLiteModel, its Evaluation and CompatibilityReports."""
@@ -52,4 +57,6 @@ def measure(
         on_target={r.target: (r.ops_on_target, r.ops_total) for r in reports},
         target_figures={r.target: figures for r in reports if (figures := figures_of(r.details))},
         kernels=evaluation.kernels if evaluation else None,
+        per_sample=evaluation.per_sample if evaluation else None,
+        float32_per_sample=float32_per_sample,
     )

@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import re
 
+from ..gate.significance import signed  # one sign rule for the table and the gate's intervals
 from .rows import ERROR, FAIL, SKIP, Row
 
 MISSING = "—"
 REASON_WIDTH = 80
-
-
-def signed(value: float, spec: str) -> str:
-    """``value`` with its sign; ``±`` when it rounds to zero."""
-    text = format(abs(value), spec)
-    if not any(ch in "123456789" for ch in text):
-        return "±" + text
-    return ("+" if value > 0 else "-") + text
 
 
 def kilobytes(size: float | None) -> str:

@@ -22,3 +22,10 @@ def key(name: str) -> str:
 def target_key(target: str, name: str) -> str:
     """The property name of a target's figure: ``tflite_edgetpu_ops_on_target``."""
     return key(f"{target}_{name}")
+
+
+def interval_key(reference: str, name: str) -> str:
+    """The property name of a field of the metric's paired interval against ``reference``
+    (``float32`` or ``golden``): ``tflite_golden_interval_low``; ``missing`` says why there
+    is none."""
+    return key(f"{reference}_interval_{name}")

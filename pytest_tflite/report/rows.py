@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..gate.figures import FIGURE_NAMES
-from .keys import CHECK_KEY, MODE_KEY, MODEL_KEY, TARGET_KEY, key, target_key
+from ..gate.significance import Change, LatencyChange, latency_change
+from .keys import CHECK_KEY, MODE_KEY, MODEL_KEY, TARGET_KEY, interval_key, key, target_key
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
 VERDICTS = (PASS, FAIL, SKIP, ERROR)
@@ -99,6 +100,27 @@ class Row:
         """A figure of this row's target, such as ``ops_on_target``."""
         return None if self.target is None else self.properties.get(target_key(self.target, name))
 
+    def interval(self, reference: str) -> Change | str | None:
+        """The paired interval of the metric's change against ``reference`` ("float32",
+        "golden"), why it could not be paired, or None when it was not compared."""
+        missing: str | None = self.properties.get(interval_key(reference, "missing"))
+        if missing is not None:
+            return missing
+        fields = {f.name: self.properties.get(interval_key(reference, f.name)) for f in dataclasses.fields(Change)}
+        try:
+            return Change.from_dict(fields)
+        except (KeyError, TypeError, ValueError):
+            return None  # not compared, or figures of another version
+
+    def latency_change(self) -> LatencyChange | None:
+        """The median latency against the saved run ``--benchmark-compare`` compared with."""
+        saved = {"median": self.value("latency_saved_median_ms"), "iqr": self.value("latency_saved_iqr_ms")}
+        now = {"median": self.value("latency_median_ms"), "iqr": self.value("latency_iqr_ms")}
+        try:
+            return latency_change(saved, now)
+        except ValueError:
+            return None
+
     def values(self) -> dict[str, Any]:
         """The row's figures by plain names, with the deltas the report shows."""
         size, golden_size = self.value("size_bytes"), self.value("golden_size_bytes")
@@ -122,8 +144,11 @@ class Row:
             "ops_total": self.target_value("ops_total"),
             "target_verdict": self.target_value("verdict"),
             **{name: self.target_value(name) for name in FIGURE_NAMES},
+            "metric_interval_float32": _interval_value(self.interval("float32")),
+            "metric_interval_golden": _interval_value(self.interval("golden")),
             "kernels": self.value("kernels"),
             "latency_median_ms": self.value("latency_median_ms"),
+            "latency_change_saved": _latency_value(self.latency_change()),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,6 +163,16 @@ class Row:
             "values": self.values(),
             "properties": dict(self.properties),
         }
+
+
+def _interval_value(found: Change | str | None) -> dict[str, Any] | None:
+    if isinstance(found, str):
+        return {"missing": found}
+    return None if found is None else {**found.to_dict(), "text": found.text()}
+
+
+def _latency_value(found: LatencyChange | None) -> dict[str, Any] | None:
+    return None if found is None else {**found.to_dict(), "text": found.text()}
 
 
 def difference(value: float | None, reference: float | None) -> float | None:

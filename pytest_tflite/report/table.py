@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from ..gate.figures import TARGET_FIGURES
 from .format import (
+    MISSING,
     REASON_WIDTH,
     decibels,
     kilobytes,
@@ -46,13 +47,16 @@ def columns(rows: Sequence[Row], full: bool, reason_width: int | None = REASON_W
         Column("gzip", lambda r: kilobytes(r.value("gzip_size_bytes")), True, full_only=True),
         metric,
         Column("Δ float32", lambda r: _metric_against(r, "float32"), right=True),
+        Column("Δ float32 CI", lambda r: _interval(r, "float32"), full_only=True),
         Column(f"{label} Δ golden", lambda r: _metric_against(r, "golden"), True, full_only=True),
+        Column(f"{label} Δ golden CI", lambda r: _interval(r, "golden"), full_only=True),
         Column("agreement", lambda r: percent(r.value("fidelity_agreement")), True, full_only=True),
         Column("SQNR", lambda r: decibels(r.value("fidelity_sqnr_db")), True, full_only=True),
         Column("kernels", lambda r: r.value("kernels") or r.value("latency_kernels") or "-", full_only=True),
         Column("ops on target", _placement, right=True),
         Column("target figures", _target_figures, full_only=True),
         Column("latency median", _latency, right=True),
+        Column("latency Δ saved run", _latency_change, full_only=True),
         Column("verdict", verdict_text),
         Column("why", lambda r: reason_text(r, reason_width), full_only=True),
     ]
@@ -73,6 +77,19 @@ def _metric_column(rows: Sequence[Row]) -> Column:
 
 def _latency(row: Row) -> str:
     return milliseconds(row.value("latency_median_ms"))
+
+
+def _interval(row: Row, reference: str) -> str:
+    """``-0.4 pt, 95 % CI -0.9 to +0.1``; why it is missing is in the failure message and the JSON."""
+    found = row.interval(reference)
+    if isinstance(found, str):
+        return "not paired"
+    return MISSING if found is None else found.text()
+
+
+def _latency_change(row: Row) -> str:
+    found = row.latency_change()
+    return MISSING if found is None else found.text()
 
 
 def _size_against_golden(row: Row) -> str:
