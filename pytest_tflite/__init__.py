@@ -45,6 +45,7 @@ _EXPORTS = {
     "ModelFormatError": "errors",
     "RuntimeFailure": "errors",
     "ModelCrash": "errors",
+    "ModeUnavailable": "errors",
     "TrainingUnavailable": "errors",
     "TargetError": "errors",
     "CompatibilityFailure": "errors",

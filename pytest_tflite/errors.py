@@ -96,7 +96,11 @@ class CompatibilityFailure(TFLiteError, AssertionError):
     """A model does not run on a target the way a test requires."""
 
 
-class TrainingUnavailable(ModeError):
+class ModeUnavailable(ModeError):
+    """A mode that does not apply to this model: its checks skip, saying why."""
+
+
+class TrainingUnavailable(ModeUnavailable):
     """A training-time mode cannot run here: no training data, or a model it cannot fine-tune."""
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 import pytest
 
-from .errors import ModeError, TargetError, TFLiteError, TrainingUnavailable
+from .errors import ModeError, ModeUnavailable, TargetError, TFLiteError
 from .latency import LatencyRun
 from .options import ALL, RunSettings
 
@@ -354,11 +354,12 @@ def tflite_session_of(config: pytest.Config) -> TFLiteSession:
 
 
 def skip_unavailable(convert: Callable[P, TFLiteModel], *args: P.args, **kwargs: P.kwargs) -> TFLiteModel:
-    """Convert; a training-time mode that cannot run (no training data, or a model it
-    cannot fine-tune) skips the test with the library's reason instead of failing it."""
+    """Convert; a mode that does not apply (a training-time mode without training data or
+    on a model it cannot fine-tune, a TensorFlow converter mode on a .tflite source) skips
+    the test with the library's reason instead of failing it."""
     try:
         return convert(*args, **kwargs)
-    except TrainingUnavailable as exc:
+    except ModeUnavailable as exc:
         pytest.skip(str(exc).split("\n\n")[0])
 
 

@@ -71,3 +71,13 @@ def operators_named(model, name: str):
         for op in model.subgraphs[0].operators
         if max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex].deprecatedBuiltinCode) == code
     ]
+
+
+def int4_int8_recipe() -> list[dict]:
+    """An ai-edge-quantizer recipe for int8 activations on int4 weights, float input and
+    output: ``static_wi8_ai8`` with 4-bit weights, for the ``recipe`` mode."""
+    from ai_edge_quantizer import recipe
+
+    rules = recipe.static_wi8_ai8()
+    rules[0]["op_config"]["weight_tensor_config"]["num_bits"] = 4
+    return rules + [{"regex": ".*", "operation": io, "algorithm_key": "no_quantize"} for io in ("INPUT", "OUTPUT")]

@@ -9,6 +9,7 @@ from pytest_tflite.conversion import modes as modes_module
 
 BUILTIN = ["float32", "dynamic_int8", "float16", "int8", "full_int8", "int16x8"]
 NEEDS_DATA = {"int8", "full_int8", "int16x8"}
+QUANTIZER = ["int4_weights", "dynamic_int4", "dynamic_int4_blockwise", "int16_activations", "recipe"]
 
 
 def _noop(converter, tf, options):
@@ -170,3 +171,55 @@ def test_cache_key_follows_the_configure_code():
     first = Mode("custom", "a custom mode", weights_only)
     assert first.cache_key() == Mode("custom", "a custom mode", weights_only).cache_key()
     assert first.cache_key() != Mode("custom", "a custom mode", weights_float16).cache_key()
+
+
+# --- the modes ai-edge-quantizer applies ------------------------------------------------------
+
+
+def test_quantizer_modes_are_registered_after_the_training_modes():
+    names = mode_names()
+    start = names.index("pruned_clustered_qat_int8") + 1
+    assert names[start : start + len(QUANTIZER)] == QUANTIZER
+    for name in QUANTIZER:
+        mode = get_mode(name)
+        assert mode.recipe is not None and mode.rules() and mode.description
+        assert "keep_float" in mode.options and mode.fine_tune is None
+    assert all(get_mode(name).recipe is None and get_mode(name).rules() == [] for name in BUILTIN)
+
+
+def test_a_quantizer_mode_is_data_plus_a_recipe_function(registry):
+    def all_float(options):
+        return [{"regex": ".*", "operation": "*", "algorithm_key": "no_quantize"}]
+
+    mode = register_mode(Mode("test_float_recipe", "a recipe of no quantization", _noop, recipe=all_float))
+    assert mode.rules() == all_float({})
+    assert (mode.activations, mode.weights, mode.needs_representative_data) == ("float32", None, False)
+
+
+def test_keep_float_rules_come_last_each_in_a_group_of_its_own():
+    rules = get_mode("int16_activations").with_options(keep_float=["dense", "conv_1"]).rules()
+    assert [r["operation"] for r in rules] == ["*", "INPUT", "OUTPUT", "*", "*"]
+    assert [r["regex"] for r in rules[-2:]] == ["(?:dense)", "(?:conv_1)"]
+    assert {r["algorithm_key"] for r in rules[1:]} == {"no_quantize"}
+    assert get_mode("dynamic_int4").with_options(keep_float="dense").rules()[-1]["regex"] == "(?:dense)"
+
+
+@pytest.mark.parametrize("name", QUANTIZER)
+def test_quantizer_cache_keys_carry_the_rules_and_follow_the_options(name):
+    mode = get_mode(name)
+    key = mode.cache_key()
+    assert key["rules"] == mode.rules() and key["recipe"]
+    assert mode.with_options(keep_float=["x"]).cache_key() != key
+
+
+def test_the_blockwise_rules_follow_the_block_size():
+    rules = get_mode("dynamic_int4_blockwise").with_options(block_size=128).rules()
+    assert [(r["regex"], r["operation"], r["op_config"]["weight_tensor_config"]["granularity"]) for r in rules] == [
+        ("^", "FULLY_CONNECTED", "CHANNELWISE"), ("^", "EMBEDDING_LOOKUP", "CHANNELWISE"),
+        (".*", "FULLY_CONNECTED", "BLOCKWISE_128"), (".*", "EMBEDDING_LOOKUP", "BLOCKWISE_128")]
+
+
+def test_an_ai_edge_quantizer_mode_is_not_a_post_training_mode_to_follow():
+    with pytest.raises(ModeError) as excinfo:
+        get_mode("clustered").with_options(then="dynamic_int4")
+    assert "float32, dynamic_int8, float16, int8, full_int8, int16x8" in excinfo.value.hint

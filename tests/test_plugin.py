@@ -19,7 +19,8 @@ TRAINING_MODES = [
     "qat_int8", "pruned", "clustered", "pruned_clustered",
     "pruned_qat_int8", "clustered_qat_int8", "pruned_clustered_qat_int8",
 ]
-ALL_MODES = POST_TRAINING_MODES + TRAINING_MODES
+QUANTIZER_MODES = ["int4_weights", "dynamic_int4", "dynamic_int4_blockwise", "int16_activations", "recipe"]
+ALL_MODES = POST_TRAINING_MODES + TRAINING_MODES + QUANTIZER_MODES
 """Training-time modes are selected too; without tflite_training_data their tests skip."""
 
 MODEL_CONFTEST = """
@@ -327,13 +328,14 @@ def test_tflite_mode_is_a_mode_object(pytester: pytest.Pytester):
         def test_mode(tflite_mode):
             assert isinstance(tflite_mode, Mode)
             assert tflite_mode.needs_representative_data == (
-                tflite_mode.name in ("int8", "full_int8", "int16x8")
+                tflite_mode.name in ("int8", "full_int8", "int16x8", "int16_activations")
                 or tflite_mode.name.endswith("qat_int8"))
             assert tflite_mode.needs_training_data == (tflite_mode.name not in (
-                "float32", "dynamic_int8", "float16", "int8", "full_int8", "int16x8"))
+                "float32", "dynamic_int8", "float16", "int8", "full_int8", "int16x8",
+                "int4_weights", "dynamic_int4", "dynamic_int4_blockwise", "int16_activations", "recipe"))
         """
     )
-    pytester.runpytest().assert_outcomes(passed=13)
+    pytester.runpytest().assert_outcomes(passed=len(ALL_MODES))
 
 
 def test_unknown_mode_on_command_line_fails_the_tests_that_use_modes(pytester: pytest.Pytester):
@@ -400,9 +402,9 @@ def test_plugin_can_be_disabled(pytester: pytest.Pytester):
 def test_converts_under_every_mode_and_agrees_with_keras(project: pytest.Pytester):
     project.makepyfile(test_agree=AGREEMENT_TEST)
     result = project.runpytest("-v")
-    result.assert_outcomes(passed=6, skipped=7)  # no training data: training-time modes skip
+    result.assert_outcomes(passed=11, skipped=7)  # no training data: training-time modes skip
     result.stdout.fnmatch_lines(
-        [f"*test_agrees_with_keras[[]{m}[]] PASSED*" for m in POST_TRAINING_MODES]
+        [f"*test_agrees_with_keras[[]{m}[]] PASSED*" for m in POST_TRAINING_MODES + QUANTIZER_MODES]
     )
 
 
@@ -410,8 +412,8 @@ def test_integer_modes_without_data_fail_readably_and_float_modes_pass(runtime_l
     pytester.makeconftest(MODEL_CONFTEST)  # no tflite_representative_data
     pytester.makepyfile(test_agree=AGREEMENT_TEST)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3, errors=3, skipped=7)
-    for mode in ("int8", "full_int8", "int16x8"):
+    result.assert_outcomes(passed=7, errors=4, skipped=7)
+    for mode in ("int8", "full_int8", "int16x8", "int16_activations"):
         result.stdout.fnmatch_lines(
             [
                 f"*ERROR at setup of test_agrees_with_keras[[]{mode}[]]*",
@@ -613,30 +615,30 @@ def test_xdist_with_shared_cache_matches_serial_run(project: pytest.Pytester):
     project.makepyfile(test_dist=XDIST_TESTS)
     serial = project.runpytest("--tflite-no-cache", "--junitxml=serial.xml")
     # Training-time modes skip (no training data) and count among the integer modes.
-    serial.assert_outcomes(passed=18, failed=1, skipped=22)
+    serial.assert_outcomes(passed=29, failed=1, skipped=26)
     expected = junit_outcomes(project.path / "serial.xml")
     assert expected["test_dist::test_float_io[full_int8]"] == "failure"
-    assert len(expected) == 41
+    assert len(expected) == 56
 
     shared = project.path / "shared_cache"
     result = project.runpytest_subprocess(
         "-n", "2", "-p", "xdist", "-v", "--tflite-cache-dir", str(shared), "--junitxml=xdist.xml"
     )
-    result.stdout.fnmatch_lines(["*2 workers [[]41 items[]]*"])
+    result.stdout.fnmatch_lines(["*2 workers [[]56 items[]]*"])
     # The file lock lets one worker convert each mode; the counts come back from the workers.
-    result.stdout.fnmatch_lines(["tflite: 6 converted, *"])
-    result.assert_outcomes(passed=18, failed=1, skipped=22)
+    result.stdout.fnmatch_lines(["tflite: 11 converted, *"])
+    result.assert_outcomes(passed=29, failed=1, skipped=26)
     assert junit_outcomes(project.path / "xdist.xml") == expected
     # Both workers converted into one folder: one entry per mode, no leftovers.
     entries = {path: (path.stat().st_ino, path.stat().st_mtime_ns) for path in tflite_files(shared)}
-    assert len(entries) == len(POST_TRAINING_MODES)
+    assert len(entries) == len(POST_TRAINING_MODES + QUANTIZER_MODES)
     assert not list(shared.rglob("*.tmp"))
 
     # Again on the warm cache: the workers read the entries and rewrite none of them.
     again = project.runpytest_subprocess(
         "-n", "2", "-p", "xdist", "-v", "--tflite-cache-dir", str(shared), "--junitxml=again.xml"
     )
-    again.assert_outcomes(passed=18, failed=1, skipped=22)
+    again.assert_outcomes(passed=29, failed=1, skipped=26)
     again.stdout.fnmatch_lines(["tflite: 0 converted, * from the disk cache, *"])
     assert junit_outcomes(project.path / "again.xml") == expected
     assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in tflite_files(shared)} == entries

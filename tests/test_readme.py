@@ -109,5 +109,5 @@ def test_the_readme_examples_run_as_a_model_repository(pytester, runtime_loaded)
     second = pytester.runpytest_subprocess(*args)
     assert second.ret == pytest.ExitCode.OK, second.stdout.str()[-3000:]
     second.stdout.no_fnmatch_line("*test_set*")
-    second.assert_outcomes(passed=32, skipped=16)
+    second.assert_outcomes(passed=42, skipped=16)
     second.stdout.fnmatch_lines(["mnist_mlp", "*full_int8*edgetpu*pass"])

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from support import int4_int8_recipe
 
 from pytest_tflite import TargetError
 from pytest_tflite.conversion.modes import Mode, get_mode
@@ -18,6 +19,7 @@ from pytest_tflite.targets.edgetpu import table
 from pytest_tflite.targets.edgetpu.engine import (
     CHECKS,
     EDGETPU,
+    FIX_QUANTIZE,
     MAPPED,
     MORE_THAN_ONE_SUBGRAPH,
     NOT_ALL_MAPPED,
@@ -912,3 +914,37 @@ def test_importing_the_engine_does_not_import_tensorflow():
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --- models ai-edge-quantizer quantized ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["int4_weights", "dynamic_int4"])
+def test_int4_weights_under_float_computation_are_judged_as_a_float_model(tiny_tflite, mode):
+    report, float_report = EDGETPU.check(tiny_tflite(mode)), EDGETPU.check(tiny_tflite("float32"))
+    assert report.failure.endswith("Model not quantized") and report.verdict == INCOMPATIBLE
+    assert all(op.runs_on == ON_CPU and op.reason == UNSUPPORTED_DATA_TYPE for op in report.ops)
+    assert report.fixes() == float_report.fixes() == [FIX_QUANTIZE]
+    assert "float32 arithmetic" in EDGETPU.skip_reason(mode)
+
+
+def test_int16_activations_stay_on_the_cpu_with_the_8_bit_fix(tiny_tflite):
+    report = EDGETPU.check(tiny_tflite("int16_activations"))
+    assert report.failure is None and report.verdict == INCOMPATIBLE
+    assert all(op.runs_on == ON_CPU and op.reason == UNSUPPORTED_DATA_TYPE for op in report.ops)
+    assert all("not int16x8 or int16_activations" in op.fix for op in report.ops)
+    assert "int16 arithmetic" in EDGETPU.skip_reason("int16_activations")
+
+
+def test_int4_weights_in_an_int8_model_keep_their_operators_on_the_cpu(
+    shared_converter, tiny_tf_keras, calibration_data
+):
+    mode = get_mode("recipe").with_options(recipe=int4_int8_recipe())
+    model = shared_converter.convert(tiny_tf_keras, mode, representative_data=calibration_data)
+    report = EDGETPU.check(model)
+    dense = [op for op in report.ops if op.op == "FULLY_CONNECTED"]
+    assert len(dense) == 2 and all(op.runs_on == ON_CPU and op.reason == UNSUPPORTED_DATA_TYPE for op in dense)
+    assert all(op.fix.startswith("The Edge TPU takes 8-bit weights only") for op in dense)
+    assert [op.runs_on for op in report.ops if op.op == "RESHAPE"] == [ON_TARGET]
+    assert report.verdict == PARTIAL
+

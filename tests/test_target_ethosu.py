@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import int4_int8_recipe
 
-from pytest_tflite import TargetError, TFLiteModel, check, get_target
+from pytest_tflite import TargetError, TFLiteModel, check, get_mode, get_target
 from pytest_tflite.targets.compatibility import COMPATIBLE, INCOMPATIBLE, ON_CPU, ON_TARGET, PARTIAL
 from pytest_tflite.targets.ethosu import ETHOS_U55, ETHOS_U85, figures, vela_available
 from pytest_tflite.targets.ethosu.vela import failure_text, parse_defaults, parse_refusals
@@ -247,3 +248,27 @@ def test_a_vela_crash_fails_one_test_and_the_session_ends_normally(pytester, int
     )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*Vela crashed (SIGFPE) while compiling the model*", "*tflite report*"])
+
+
+# --- models ai-edge-quantizer quantized ---------------------------------------------------------
+
+
+def test_int16_activations_compile_for_the_npu_behind_float_input_and_output(tiny_tflite):
+    report = check(tiny_tflite("int16_activations"), "ethos-u55")
+    assert report.verdict == PARTIAL and not report.failure
+    placed = {op.op: op for op in report.ops}
+    assert placed["FULLY_CONNECTED"].runs_on == ON_TARGET
+    assert placed["QUANTIZE"].runs_on == ON_CPU and "unsupported DataType Float32" in placed["QUANTIZE"].reason
+    assert placed["DEQUANTIZE"].reason == "Vela: Unsupported opType"
+    assert get_target("ethos-u55").skip_reason("int16_activations") is None
+
+
+@pytest.mark.parametrize("mode", ["int4_weights", "dynamic_int4", "int4_int8"])
+def test_int4_weights_make_vela_crash_and_the_report_says_so(shared_converter, tiny_tf_keras, calibration_data, mode):
+    chosen = get_mode("recipe").with_options(recipe=int4_int8_recipe()) if mode == "int4_int8" else get_mode(mode)
+    report = check(shared_converter.convert(tiny_tf_keras, chosen, representative_data=calibration_data), "ethos-u55")
+    assert report.verdict == INCOMPATIBLE
+    assert report.failure == "Vela crashed (SIGFPE) while compiling the model"
+    assert all(op.runs_on == ON_CPU for op in report.ops)
+    skipped = get_target("ethos-u55").skip_reason(chosen)
+    assert ("int8 arithmetic on int4 weights" if mode == "int4_int8" else "float32 arithmetic") in skipped

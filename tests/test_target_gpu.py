@@ -556,3 +556,45 @@ def test_weight_only_dense_weights_refuse_the_model_but_dynamic_int4_runs(shared
     assert any(t.dtype == "int4" for t in dynamic_model.tensors)
     dynamic = LITERT.check(dynamic_model)
     assert dynamic.verdict == COMPATIBLE, dynamic.render()
+
+
+# --- models ai-edge-quantizer quantized ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aeq_model(tiny_tflite):
+    """``aeq_model(mode)``: the tiny model under an ai-edge-quantizer mode (under the
+    blockwise mode its first Dense layer is int4 in blocks of 32, the 16-wide second int4
+    per channel)."""
+    return tiny_tflite
+
+
+def test_litert_takes_channelwise_int4_weights_but_not_weight_only_or_blockwise_ones(aeq_model):
+    assert LITERT.check(aeq_model("dynamic_int4")).verdict == COMPATIBLE
+    weight_only = LITERT.check(aeq_model("int4_weights"))
+    assert weight_only.ops_on_target == 0 and "DEQUANTIZE expands" in weight_only.ops[0].reason
+    blockwise = LITERT.check(aeq_model("dynamic_int4_blockwise"))
+    assert blockwise.ops_on_target == 0
+    assert all("int4 weights quantized in blocks" in p.reason for p in blockwise.ops)
+    assert "the dynamic_int4 mode" in blockwise.ops[0].fix
+    assert GPU.skip_reason("int4_weights") is None and GPU.skip_reason("dynamic_int4_blockwise") is None
+
+
+def test_int16_activations_are_skipped_and_their_operators_stay_on_the_cpu(aeq_model):
+    assert "int16 arithmetic" in GPU.skip_reason("int16_activations")
+    report = LITERT.check(aeq_model("int16_activations"))
+    assert [p.op for p in report.ops if p.on_target] == ["RESHAPE"]
+    assert "Tensor type(INT16) is not supported." in one(report, "QUANTIZE").reason
+
+
+@pytest.mark.parametrize("mode", ["int4_weights", "dynamic_int4", "dynamic_int4_blockwise", "int16_activations"])
+def test_the_accelerator_places_ai_edge_quantizer_models_as_the_rules_say(gpu_adapter, aeq_model, mode):
+    model = aeq_model(mode)
+    measured, predicted = GPU.with_options(confirm="always").check(model), LITERT.check(model)
+    assert not measured.static and predicted.static
+    assert measured.verdict == predicted.verdict
+    assert [p.runs_on for p in measured.ops] == [p.runs_on for p in predicted.ops], measured.render()
+    if mode == "dynamic_int4_blockwise":
+        assert measured.failure.startswith("LiteRT crashed (SIG")  # SIGABRT or SIGSEGV: a corrupted heap
+        assert any(n.startswith("as the rules expect: ") and "in blocks" in n for n in measured.notes)
+        assert "the dynamic_int4 mode" in measured.ops[0].fix

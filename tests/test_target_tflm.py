@@ -10,8 +10,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from support import int4_int8_recipe
 
-from pytest_tflite import check, get_target
+from pytest_tflite import check, get_mode, get_target
 from pytest_tflite.targets.compatibility import COMPATIBLE, INCOMPATIBLE, NOWHERE, ON_TARGET
 from pytest_tflite.targets.tflm import compare_with_reference, micro_available, reference_outputs, seeded_inputs
 
@@ -162,3 +163,45 @@ def test_an_arena_budget_fails_the_check_with_the_figures(pytester, runtime_load
     result = pytester.runpytest_subprocess("--tflite-target", "tflm", "-k", "compatible", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*arena_bytes on tflm*<= 64*fail*"])
+
+
+# --- models ai-edge-quantizer quantized ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "op", "kernel_says", "reason"),
+    [
+        ("int4_weights", "DEQUANTIZE", "input->type == kTfLiteInt8", "DEQUANTIZE expands int4"),
+        ("dynamic_int4", "FULLY_CONNECTED", "filter type: INT4 not supported", "int4 weights under float activations"),
+    ],
+)
+def test_int4_weights_under_float_activations_are_refused_in_words(tiny_tflite, mode, op, kernel_says, reason):
+    report = check(tiny_tflite(mode), "tflm")
+    assert report.verdict == INCOMPATIBLE
+    refused = [p for p in report.ops if p.runs_on == NOWHERE]
+    assert [p.op for p in refused] == [op] and kernel_says in refused[0].reason
+    assert reason in report.failure and "keeps float16 weights" not in report.failure
+    assert "which mode" in get_target("tflm").skip_reason(mode)
+
+
+def test_blockwise_scales_are_not_taken_for_float16_weights(tiny_tflite):
+    report = check(tiny_tflite("dynamic_int4_blockwise"), "tflm")
+    assert report.verdict == INCOMPATIBLE
+    assert "int4 weights under float activations" in report.failure and "keeps float16 weights" not in report.failure
+
+
+def test_int16_activations_run_and_match_the_reference_kernels(tiny_tflite):
+    report = check(tiny_tflite("int16_activations"), "tflm")
+    assert report.verdict == COMPATIBLE and all(op.runs_on == ON_TARGET for op in report.ops)
+    assert report.details["compared_with"] == "LiteRT reference kernels"
+    assert get_target("tflm").skip_reason("int16_activations") is None
+
+
+def test_int4_weights_in_an_int8_model_are_refused_with_the_int8_advice(
+    shared_converter, tiny_tf_keras, calibration_data
+):
+    mode = get_mode("recipe").with_options(recipe=int4_int8_recipe())
+    report = check(shared_converter.convert(tiny_tf_keras, mode, representative_data=calibration_data), "tflm")
+    assert report.verdict == INCOMPATIBLE
+    assert "the model keeps int4 weights, which this kernel does not take" in report.failure
+    assert "quantize them to int8" in report.failure

@@ -27,14 +27,17 @@ CACHE_FORMAT = 2
 TOOLCHAIN = ("tensorflow", "keras", "tf-keras", "pytest-tflite")
 """Packages whose version is part of every cache key: the converter, the Keras that
 traces the model, and this plugin's own conversion code."""
+QUANTIZER_TOOLCHAIN = ("ai-edge-quantizer", "ai-edge-litert", "pytest-tflite")
+"""What shapes a model ai-edge-quantizer quantizes from a float32 flatbuffer (whose own
+digest stands for the converter that wrote it)."""
 LOCK_TIMEOUT_S = 1800
 STAGES = "stages"
 """The folder of weights after shared fine-tuning stages."""
 
 
-def cache_key(parts: dict[str, Any]) -> str:
+def cache_key(parts: dict[str, Any], toolchain: tuple[str, ...] = TOOLCHAIN) -> str:
     """A stable digest of everything that shapes a conversion, toolchain version included."""
-    record = {"format": CACHE_FORMAT, **{p: package_version(p) for p in TOOLCHAIN}, **parts}
+    record = {"format": CACHE_FORMAT, **{p: package_version(p) for p in toolchain}, **parts}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 

@@ -1,7 +1,8 @@
 """A source and a mode in, a converted :class:`TFLiteModel` out.
 
 :class:`Converter` converts each (source, mode, calibration data) once per process and,
-with a cache folder, once per content across processes and runs.
+with a cache folder, once per content across processes and runs. A mode ai-edge-quantizer
+applies quantizes the float32 conversion (or a .tflite source's own bytes), cached alike.
 """
 
 from __future__ import annotations
@@ -10,17 +11,17 @@ import inspect
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModeError, ModelFormatError
 from ..model.flatbuffer import TFLiteModel
-from .cache import ConversionCache, cache_key
+from .cache import QUANTIZER_TOOLCHAIN, ConversionCache, cache_key
 from .datasets import DATA_FORMS, Sample, digest, raw_digest, take_samples
-from .modes import CALIBRATION_SAMPLES, Mode, get_mode
+from .modes import CALIBRATION_SAMPLES, FLOAT32, Mode, get_mode
 from .progress import PROGRESS_LOGGER
-from .sources import Source, as_source
+from .sources import InputSpec, Source, as_source
 from .tf_convert import release_keras_state, run_converter
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ class Converter:
         training_data: Any = None,
         compile_config: Mapping[str, Any] | None = None,
     ) -> TFLiteModel:
-        """Convert ``source`` under ``mode``; a .tflite source is returned as it is.
+        """Convert ``source`` under ``mode``; a .tflite source is returned as it is, except
+        under a mode ai-edge-quantizer applies, which quantizes it.
 
         A training-time mode first fine-tunes a clone of the model on ``training_data``
         (``(x, y)`` or a ``tf.data.Dataset``), compiled with ``compile_config`` (``loss``,
@@ -68,6 +70,8 @@ class Converter:
         is given."""
         src = self._source(source, name)
         mode = get_mode(mode)
+        if mode.recipe is not None:
+            return self._quantized(src, mode, _called(representative_data), calibration_samples)
         if src.kind == "tflite_file":
             return TFLiteModel.from_file(src.obj, name=src.name)
         if src.is_tflite:
@@ -129,9 +133,50 @@ class Converter:
         self._requests[request] = memo_key
         return self._memo[memo_key]
 
+    def _quantized(self, src: Source, mode: Mode, data: Any, count: int) -> TFLiteModel:
+        """An ai-edge-quantizer mode: the float32 flatbuffer (the source's own, for a .tflite
+        source) quantized with the mode's recipe, keyed by the float bytes, the mode, the
+        calibration samples and ai-edge-quantizer's version."""
+        from .aeq import quantize, signature_inputs
+
+        float_model = self.convert(src, FLOAT32)
+        input_names = list(float_model.input_names or ())
+        specs: list[InputSpec] = []
+        if mode.needs_representative_data:
+            specs = signature_inputs(float_model.content, input_names, source=src.name, mode=mode.name)
+        samples = self._calibration(src, mode, data, count, specs)
+        parts = {
+            "quantized": float_model.digest,
+            "mode": mode.cache_key(),
+            "calibration": digest(samples) if samples is not None else None,
+        }
+        key = cache_key(parts, QUANTIZER_TOOLCHAIN)
+        memo_key = (key, src.name)
+        if memo_key in self._memo:
+            self.stats["memory"] += 1
+            return self._memo[memo_key]
+        model = self._from_cache(src, mode, key, input_names=input_names)
+        if model is None:
+            with self.cache.locked(key):
+                model = self._from_cache(src, mode, key, input_names=input_names)
+                if model is None:
+                    started = time.perf_counter()
+                    quantized = quantize(float_model.content, mode, samples, specs, source=src.name)
+                    model = _converted_model(src, mode, quantized.content, input_names)
+                    self.cache.store(key, quantized.content)
+                    self.stats["converted"] += 1
+                    progress.info(
+                        "quantized %s under %s with ai-edge-quantizer in %.1f s%s",
+                        src.name, mode.name, time.perf_counter() - started, _unblocked(quantized.unblocked),
+                    )
+        self._memo[memo_key] = model
+        return model
+
     def _calibration(
-        self, src: Source, mode: Mode, data: Any, count: int
+        self, src: Source, mode: Mode, data: Any, count: int, specs: Sequence[InputSpec] | None = None
     ) -> list[Sample] | None:
+        """The samples a mode calibrates on, checked against ``specs`` (default: the
+        source's declared inputs)."""
         if not mode.needs_representative_data:
             return None
         if data is None:
@@ -144,7 +189,8 @@ class Converter:
                 "'float16', which need no data",
             )
         def draw() -> list[Sample]:
-            return take_samples(data, src.input_specs(), count, source=src.name, mode=mode.name)
+            inputs = src.input_specs() if specs is None else specs
+            return take_samples(data, inputs, count, source=src.name, mode=mode.name)
 
         if not isinstance(data, Iterator):
             return draw()
@@ -213,6 +259,12 @@ class Converter:
             return None
         self.stats["disk"] += 1
         return model
+
+
+def _unblocked(layers: Sequence[str]) -> str:
+    if not layers:
+        return ""
+    return f"; not in blocks, which do not divide their inputs (the next rule applies): {', '.join(layers)}"
 
 
 def _called(data: Any) -> Any:

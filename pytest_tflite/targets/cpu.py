@@ -4,7 +4,9 @@ Every operator must be a kernel the interpreter resolves: a builtin, or a custom
 operator with a registration. Flex (Select TF) operators need TensorFlow's Flex
 delegate, which LiteRT does not include. The model must allocate and run one inference
 on zeros. The interpreter applies the XNNPACK delegate by default; the operators it
-takes are read back from the delegated execution plan.
+takes are read back from the delegated execution plan. A FULLY_CONNECTED with blockwise
+int4 weights that XNNPACK does not take runs LiteRT's builtin kernel, which computes it
+wrongly (no error, wrong numbers): it is placed nowhere.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelCrash, RuntimeFailure
 from .compatibility import FLEX_PREFIX, NOWHERE, ON_TARGET, CompatibilityReport, OpPlacement
+from .engine import blockwise_tensors
 from .registry import Target
 
 if TYPE_CHECKING:
@@ -31,7 +34,8 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
     """Load and run the model once; place each operator on the interpreter or nowhere."""
     failure, message, taken = _load_and_run(model)
     unresolved = _unresolved_names(message)
-    ops = [_placement(op, taken, unresolved) for op in model.operators]
+    blockwise = _blockwise_readers(model)
+    ops = [_placement(op, taken, unresolved, blockwise) for op in model.operators]
     flex = [op.op for op in ops if op.op.startswith(FLEX_PREFIX) and op.runs_on == NOWHERE]
     if failure and flex:
         failure = (
@@ -43,6 +47,8 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
     if taken is not None:
         details["xnnpack_ops"] = len(taken)
         notes.append(f"the XNNPACK delegate takes {len(taken)} of {len(ops)} operators")
+    if blockwise:
+        notes.append(BLOCKWISE_NOTE)
     return CompatibilityReport(
         target="cpu",
         model=model.name,
@@ -56,7 +62,26 @@ def analyze(model: TFLiteModel, options: Mapping[str, object]) -> CompatibilityR
     )
 
 
-def _placement(op: Operator, taken: set[int] | None, unresolved: set[str]) -> OpPlacement:
+BLOCKWISE_NOTE = (
+    "blockwise int4 weights: only XNNPACK computes FULLY_CONNECTED with them right; LiteRT's "
+    "builtin (reference) kernel gives wrong outputs without an error (LiteRT 2.3)"
+)
+
+
+def _blockwise_readers(model: TFLiteModel) -> set[int]:
+    """FULLY_CONNECTED operators whose weights are quantized in blocks."""
+    blockwise = blockwise_tensors(model)
+    return {op.index for op in model.operators if op.name == "FULLY_CONNECTED" and set(op.inputs[1:2]) & blockwise}
+
+
+def _placement(op: Operator, taken: set[int] | None, unresolved: set[str], blockwise: set[int]) -> OpPlacement:
+    if op.index in blockwise and (taken is None or op.index not in taken):
+        return OpPlacement(
+            op.index, op.name, op.version, NOWHERE,
+            "blockwise int4 weights outside XNNPACK: LiteRT's builtin FULLY_CONNECTED kernel computes "
+            "them wrongly (no error, wrong outputs)",
+            fix="Run with the xnnpack kernels (the default), or quantize per channel (the dynamic_int4 mode)",
+        )
     if op.is_custom and op.name.startswith(FLEX_PREFIX):
         return OpPlacement(
             op.index, op.name, op.version, NOWHERE,

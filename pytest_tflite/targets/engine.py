@@ -130,9 +130,29 @@ class Graph:
         return self.model.constant_value(tensor.index)
 
     @functools.cached_property
+    def blockwise(self) -> frozenset[int]:
+        return blockwise_tensors(self.model)
+
+    @functools.cached_property
     def quantized(self) -> bool:
         """Some activation carries quantization parameters (int8, uint8 or int16)."""
         return any(not t.is_constant and t.quantization is not None for t in self.tensors)
+
+
+def blockwise_tensors(model: TFLiteModel) -> frozenset[int]:
+    """Tensors of the main subgraph quantized in blocks along their input dimension
+    (ai-edge-quantizer's blockwise int4 weights, whose scales are a tensor of their own):
+    some kernels compute them wrongly, or not at all."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    graph = schema.Model.GetRootAs(model.content, 0).Subgraphs(0)
+    blockwise = schema.QuantizationDetails.BlockwiseQuantization
+    found = set()
+    for index in range(graph.TensorsLength()):
+        quantization = graph.Tensors(index).Quantization()
+        if quantization is not None and quantization.DetailsType() == blockwise:
+            found.add(index)
+    return frozenset(found)
 
 
 def builtin_option(op: Operator, field: str, default: Any = 0) -> Any:

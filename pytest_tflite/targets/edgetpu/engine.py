@@ -95,7 +95,14 @@ FIX_FLOAT_SECTION = (
     "A float section in the middle of the graph splits the Edge TPU subgraph (edgetpu#309): "
     "replace the operator that needs float"
 )
-FIX_8_BIT = "The Edge TPU computes in 8 bits only: convert with int8 or full_int8, not int16x8"
+FIX_8_BIT = (
+    "The Edge TPU computes in 8 bits only: convert with int8 or full_int8, not int16x8 or "
+    "int16_activations"
+)
+FIX_NARROW_WEIGHTS = (
+    "The Edge TPU takes 8-bit weights only: quantize with int8 weights (full_int8), not "
+    "int4 or int2 (ai-edge-quantizer's narrow-weight recipes)"
+)
 FIX_BATCH_ONE = (
     "Fix the batch size to 1 before conversion (keras.Input(shape, batch_size=1), or "
     "model.input.set_shape((1,) + shape[1:])), so no shape is computed at run time "
@@ -268,6 +275,8 @@ def _data_type_fix(op: Operator, wrong: list[Tensor], graph: Graph, settings: Se
     dtypes = {t.dtype for t in wrong}
     if "int16" in dtypes:
         return FIX_8_BIT
+    if dtypes & {"int4", "int2"} and graph.quantized:
+        return FIX_NARROW_WEIGHTS
     if "int8" in dtypes and settings.runtime < table.SIGNED_INT8_MIN_RUNTIME:
         return _needs_runtime("int8 tensors", table.SIGNED_INT8_MIN_RUNTIME)
     if not any(d.startswith("float") for d in dtypes):

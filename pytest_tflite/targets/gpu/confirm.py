@@ -134,7 +134,7 @@ def confirm(
     probe = confirm_on_gpu(model.content, timeout=timeout)
     details: dict[str, object] = {"confirm_seconds": round(probe.seconds, 3)}
     if probe.model_refused:
-        return refused(model, placements, probe, details, place)
+        return refused(model, placements, probe, details, place, predicted_findings)
     if not probe.ok:
         if mode == "always":
             raise TargetError(
@@ -183,17 +183,33 @@ def measured(
 
 
 def refused(
-    model: TFLiteModel, placements: Sequence[OpPlacement], probe: Probe, details: dict[str, object], place: Place
+    model: TFLiteModel,
+    placements: Sequence[OpPlacement],
+    probe: Probe,
+    details: dict[str, object],
+    place: Place,
+    predicted_findings: Sequence[Finding | None] = (),
 ) -> Confirmation:
-    """The accelerator could not load or compile this model: nothing runs on the GPU."""
+    """The accelerator could not load or compile this model: nothing runs on the GPU. When
+    the rules refused the model as a whole too, their reason and fix are kept."""
     log = parse_log(probe.detail)
-    finding = Finding(f"LiteRT's GPU accelerator cannot prepare this model: {probe.error}", _REFUSED_FIX)
+    expected = _whole_model_refusal(predicted_findings)
+    fix = expected.fix if expected else _REFUSED_FIX
+    finding = Finding(f"LiteRT's GPU accelerator cannot prepare this model: {probe.error}", fix)
     ops = tuple(place([finding] * len(placements)))
     details.update(_confirmed_details(model, placements, log, probe), gpu_only_compiles=False)
     notes = [_measured_note(log, ops, placements), f"LiteRT refused the model: {probe.error}"]
+    if expected:
+        notes.append(f"as the rules expect: {expected.reason}")
     notes.extend(n for n in (_disagreement(placements, ops),) if n)
     failure = f"{probe.error}: the GPU cannot run this model" if probe.crashed else None
     return Confirmation(tuple(notes), details, static=False, placements=ops, failure=failure)
+
+
+def _whole_model_refusal(findings: Sequence[Finding | None]) -> Finding | None:
+    """The one finding the rules gave every operator, when they refused the whole model."""
+    first = findings[0] if findings else None
+    return first if first is not None and all(f is first for f in findings) else None
 
 
 _REFUSED_FIX = (

@@ -532,6 +532,10 @@ def refusal(graph: Graph, delegated: frozenset[int]) -> str | None:
       a transposed shape and fails ("Shape mismatch: {bhwc, {o, 1, 1, i}} vs {bhwc, {1, 1,
       o, i}}"), so the delegate cannot be applied and the compile fails. Measured with
       LiteRT 2.3 on lavapipe; CONV_2D and DEPTHWISE_CONV_2D read such weights fine.
+    * A delegated FULLY_CONNECTED with blockwise int4 weights (ai-edge-quantizer's
+      blockwise recipes): building it corrupts the heap and the process dies, of SIGABRT
+      ("malloc(): unaligned tcache chunk detected") or SIGSEGV, measured likewise;
+      channelwise int4 runs.
     """
     variable = next((t for t in graph.tensors if t.is_variable), None)
     if variable is not None:
@@ -546,6 +550,12 @@ def refusal(graph: Graph, delegated: frozenset[int]) -> str | None:
         if op.name != "FULLY_CONNECTED" or op.index not in delegated or len(op.inputs) < 2:
             continue
         weights = graph.input(op, 1)
+        if weights is not None and weights.index in graph.blockwise:
+            return (
+                f"FULLY_CONNECTED (operator {op.index}) has int4 weights quantized in blocks (blockwise "
+                "scales): building it corrupts LiteRT's heap and the process dies (SIGABRT, \"malloc(): "
+                'unaligned tcache chunk detected", or SIGSEGV)'
+            )
         sources = graph.producers(op.inputs[1]) if op.inputs[1] >= 0 else []
         if weights is not None and any(_integer_weights(p, graph) for p in sources):
             return (
@@ -586,7 +596,8 @@ def _integer_weights(producer: Operator, graph: Graph) -> bool:
 
 
 REFUSAL_FIX = (
-    "Quantize the Dense layers' weights dynamically (ai-edge-quantizer's dynamic_wi4_afp32 "
-    "or dynamic_wi8_afp32) instead of weight-only, and export recurrent layers unrolled "
-    "or stateless; or run the model with the TFLite Interpreter's GPU delegate"
+    "Quantize the Dense layers' weights dynamically and per channel (ai-edge-quantizer's "
+    "dynamic_wi4_afp32 or dynamic_wi8_afp32: the dynamic_int4 mode) instead of weight-only or "
+    "in blocks, and export recurrent layers unrolled or stateless; or run the model with the "
+    "TFLite Interpreter's GPU delegate"
 )

@@ -49,13 +49,36 @@ _INTEGER_ONLY = (
     "convert with full integer quantization (a representative dataset and TFLITE_BUILTINS_INT8)"
 )
 
+_INT8_WEIGHTS = (
+    "TFLite Micro's kernels take int8 weights: quantize them to int8 (full_int8, int16x8, or "
+    "ai-edge-quantizer's int16_activations)"
+)
+
 _REASONS = (
     (
         re.compile(r"Hybrid models are not supported"),
         "the model is dynamic-range quantized (int8 weights, float activations)",
+        _INTEGER_ONLY,
+    ),
+    (
+        re.compile(r"Input type: FLOAT32 with filter type: INT4"),
+        "the model keeps int4 weights under float activations (ai-edge-quantizer's dynamic int4)",
+        _INTEGER_ONLY,
+    ),
+    (
+        re.compile(r"input->type == kTfLiteInt8 \|\| input->type == kTfLiteInt16 \|\| input->type == kTfLiteUInt8"),
+        "DEQUANTIZE expands int4 (or other narrow) weights to float32 (weight-only quantization), "
+        "which TFLite Micro's DEQUANTIZE does not take",
+        _INTEGER_ONLY,
+    ),
+    (
+        re.compile(r"filter->type != kTfLiteInt4"),
+        "the model keeps int4 weights, which this kernel does not take",
+        _INT8_WEIGHTS,
     ),
 )
-"""Kernel messages whose cause is the model's quantization, with that cause in words."""
+"""Kernel messages whose cause is the model's quantization: that cause in words, and what to
+convert with instead."""
 
 _FLOAT16 = "the model keeps float16 weights (dequantized to float32 at run time)"
 
@@ -306,11 +329,11 @@ def _unresolved_text(result: Mapping[str, Any], timeout: float) -> str:
 def _refused_text(result: Mapping[str, Any], timeout: float) -> str:
     index, (kind, message, stage) = min((int(i), said) for i, said in result["refused"].items())
     verb = _VERBS.get(stage, "refuses")
-    reason = next((text for pattern, text in _REASONS if pattern.search(message)), None)
+    reason, advice = next(((text, then) for pattern, text, then in _REASONS if pattern.search(message)), (None, None))
     if reason is None and result.get("float16"):
-        reason = _FLOAT16
+        reason, advice = _FLOAT16, _INTEGER_ONLY
     if reason is not None:
-        return f"TFLite Micro's {kind} kernel {verb} operator {index} ({message}): {reason}; {_INTEGER_ONLY}"
+        return f"TFLite Micro's {kind} kernel {verb} operator {index} ({message}): {reason}; {advice}"
     return (
         f"TFLite Micro's {kind} kernel {verb} operator {index}: {message}; give that operator "
         "tensor types and options the kernel accepts, or replace it"
