@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TFLiteError
+from ..errors import ModeUnavailable, TFLiteError
 from ..gate.budget import Budget
 from ..gate.figures import FIGURE_NAMES, figures_of
 from ..gate.golden import model_folder
@@ -166,14 +166,48 @@ def declared_in(module: ModuleType) -> list[DeclaredModel]:
 
 def convert_declared(session: TFLiteSession, declared: DeclaredModel, mode: str) -> TFLiteModel:
     """The declared model converted under ``mode``, through the run's shared converter."""
-    return session.converter.convert(
-        declared.resolved("source"),
+    source = declared.resolved("source")
+    if mode not in (declared.modes or ()):
+        _require_applicable(source, mode, declared.name)
+    model = session.converter.convert(
+        source,
         mode,
         representative_data=declared.resolved("representative_data"),
         calibration_samples=session.calibration_samples,
         name=declared.name,
         training_data=declared.resolved("training_data"),
         compile_config=declared.compile_config,
+    )
+    if model.mode is not None:
+        return model
+    from ..model.flatbuffer import TFLiteModel
+
+    # A flatbuffer taken as it is: its checks and baseline are the mode's it runs under.
+    return session.memo(
+        ("as given", declared.name, mode, model.digest),
+        lambda: TFLiteModel(model.content, name=model.name, mode=mode, input_names=model.input_names),
+    )
+
+
+def _require_applicable(source: Any, mode_name: str, name: str) -> None:
+    """A flatbuffer source (a .tflite file, or a PyTorch module, which becomes one) is
+    checked as it is under float32 and quantized by the ai-edge-quantizer modes; the
+    TensorFlow converter's modes and the training-time ones need a TensorFlow source.
+    A declaration that names such a mode in its ``modes`` labels its .tflite with it (a
+    file converted under ``full_int8``, say), and is taken at its word."""
+    from ..conversion.modes import get_mode
+    from ..conversion.sources import as_source
+
+    mode = get_mode(mode_name)
+    if mode.name == REFERENCE_MODE or mode.recipe is not None or not as_source(source, name).is_tflite:
+        return
+    raise ModeUnavailable(
+        "this mode runs TensorFlow's converter, and the source is a flatbuffer already",
+        source=name,
+        mode=mode.name,
+        hint="A .tflite or PyTorch source is checked as it is under float32 and quantized by the "
+        "ai-edge-quantizer modes; a .tflite converted under this mode is checked under it when the "
+        "declaration names it in modes=[...]",
     )
 
 
