@@ -55,21 +55,63 @@ def test_a_module_converts_to_a_float32_model_that_computes_what_torch_does():
 
 
 @pytest.mark.slow
-def test_converting_a_module_imports_no_tensorflow(tmp_path):
+def test_a_module_converts_without_tensorflow_and_once_per_cache_folder(tmp_path):
     script = tmp_path / "convert.py"
     script.write_text(TINY_NET_SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["FULLY_CONNECTED", "tensorflow:", "False"]
+
+    def run() -> list[str]:
+        done = subprocess.run([sys.executable, str(script), str(tmp_path / "cache")], capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.split()
+
+    assert run() == ["FULLY_CONNECTED", "converted", "1", "tensorflow", "False", "litert_torch", "True"]
+    # the same weights again: read from the cache folder, litert-torch not even imported
+    assert run() == ["FULLY_CONNECTED", "converted", "0", "tensorflow", "False", "litert_torch", "False"]
 
 
 TINY_NET_SCRIPT = textwrap.dedent(TINY_NET) + textwrap.dedent("""
     import sys
     from pytest_tflite import Converter, TorchModule
 
-    model = Converter().convert(TorchModule(TinyNet(), (torch.randn(1, 3, 8, 8),)), "float32")
-    print(model.operators[-1].name, "tensorflow:", "tensorflow" in sys.modules)
+    torch.manual_seed(0)
+    converter = Converter(sys.argv[1])
+    model = converter.convert(TorchModule(TinyNet(), (torch.randn(1, 3, 8, 8),)), "float32")
+    print(model.operators[-1].name, "converted", converter.stats["converted"],
+          "tensorflow", "tensorflow" in sys.modules, "litert_torch", "litert_torch" in sys.modules)
 """)
+
+
+@pytest.mark.parametrize("mode", ["int4_weights", "dynamic_int4"])
+def test_the_quantizer_modes_quantize_a_module(mode):
+    source = _tiny()
+    converter = Converter()
+    float32 = converter.convert(source, "float32")
+    quantized = converter.convert(source, mode)
+    assert quantized.mode == mode
+    assert quantized.size_bytes < float32.size_bytes / 2
+    x = np.random.default_rng(0).standard_normal((8, 3, 8, 8)).astype(np.float32)
+    assert np.mean(quantized.predict(x).argmax(1) == float32.predict(x).argmax(1)) >= 0.75
+
+
+def test_a_declared_module_runs_under_float32_and_the_quantizer_modes(pytester: pytest.Pytester):
+    pytester.makepyfile(tflite_models=textwrap.dedent(TINY_NET) + textwrap.dedent("""
+        import numpy as np
+        from pytest_tflite import DeclaredModel, TorchModule
+
+
+        def source():
+            torch.manual_seed(0)
+            return TorchModule(TinyNet(), (torch.randn(1, 3, 8, 8),))
+
+
+        tiny = DeclaredModel("tiny", source=source,
+                             representative_data=np.random.default_rng(0).random((8, 3, 8, 8), dtype=np.float32))
+    """))
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "converts", "-rfs")
+    converted = ["float32", "int4_weights", "dynamic_int4", "dynamic_int4_blockwise", "int16_activations", "recipe"]
+    result.assert_outcomes(passed=len(converted), skipped=12)  # the TensorFlow converter's modes
+    result.stdout.fnmatch_lines(["*'full_int8': this mode runs TensorFlow's converter*"])
 
 
 def test_the_fingerprint_follows_the_weights_not_the_object():

@@ -28,6 +28,8 @@ TOOLCHAIN = ("tensorflow", "keras", "tf-keras", "pytest-tflite")
 """Packages whose version is part of every cache key: the converter, the Keras that
 traces the model, and this plugin's own conversion code."""
 QUANTIZER_TOOLCHAIN = ("ai-edge-quantizer", "ai-edge-litert", "pytest-tflite")
+TORCH_TOOLCHAIN = ("litert-torch", "litert-converter", "torch", "pytest-tflite")
+"""What a PyTorch source's conversion depends on beside the module itself."""
 """What shapes a model ai-edge-quantizer quantizes from a float32 flatbuffer (whose own
 digest stands for the converter that wrote it)."""
 LOCK_TIMEOUT_S = 1800

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ModeError, ModelFormatError
 from ..model.flatbuffer import TFLiteModel
-from .cache import QUANTIZER_TOOLCHAIN, ConversionCache, cache_key
+from .cache import QUANTIZER_TOOLCHAIN, TORCH_TOOLCHAIN, ConversionCache, cache_key
 from .datasets import DATA_FORMS, Sample, digest, raw_digest, take_samples
 from .modes import CALIBRATION_SAMPLES, FLOAT32, Mode, get_mode
 from .progress import PROGRESS_LOGGER
@@ -74,6 +74,8 @@ class Converter:
             return self._quantized(src, mode, _called(representative_data), calibration_samples)
         if src.kind == "tflite_file":
             return TFLiteModel.from_file(src.obj, name=src.name)
+        if src.kind == "torch":
+            return self._from_torch(src)
         if src.is_tflite:
             return TFLiteModel(src.tflite_bytes(), name=src.name)
         representative_data = _called(representative_data)
@@ -131,6 +133,25 @@ class Converter:
         memo_key = (key, src.name)
         self._memo.setdefault(memo_key, model)
         self._requests[request] = memo_key
+        return self._memo[memo_key]
+
+    def _from_torch(self, src: Source) -> TFLiteModel:
+        """A PyTorch module's float32 flatbuffer, converted by litert-torch once per module
+        weights and toolchain (then read from the cache folder, without importing it)."""
+        key = cache_key({"torch": src.fingerprint()}, TORCH_TOOLCHAIN)
+        memo_key = (key, src.name)
+        if memo_key not in self._memo:
+            with self.cache.locked(key):
+                content = self.cache.load(key)
+                if content is None:
+                    started = time.perf_counter()
+                    content = src.tflite_bytes()
+                    self.cache.store(key, content)
+                    self.stats["converted"] += 1
+                    progress.info("converted %s with litert-torch in %.1f s", src.name, time.perf_counter() - started)
+                else:
+                    self.stats["disk"] += 1
+            self._memo[memo_key] = TFLiteModel(content, name=src.name)
         return self._memo[memo_key]
 
     def _quantized(self, src: Source, mode: Mode, data: Any, count: int) -> TFLiteModel:
