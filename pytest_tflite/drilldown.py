@@ -873,6 +873,7 @@ def records(errors: LayerErrors) -> list[tuple[str, Any]]:
         worst = errors[0]
         values += [
             (keys.key("drill_down_fix"), suggestion.fix),
+            (keys.key("drill_down_fix_text"), suggestion.text),
             (keys.key("drill_down_worst_layer"), worst.layer),
             (keys.key("drill_down_worst_sqnr_db"), round(worst.sqnr_db, 3)),
             (keys.key("drill_down_worst_added_sqnr_db"), round(worst.added_sqnr_db, 3)),

@@ -47,7 +47,8 @@ DAMAGED_MODELS = """
 def test_a_failed_accuracy_check_names_the_damaged_layer(runtime_loaded, pytester: pytest.Pytester):
     pytester.makepyfile(tflite_models=DAMAGED_MODELS)
     result = pytester.runpytest(
-        "-p", "no:cacheprovider", "-k", "accuracy", "--tflite-report=report.json", "--benchmark-skip"
+        "-p", "no:cacheprovider", "-k", "accuracy", "--tflite-report=report.json", "--tflite-report=report.html",
+        "--benchmark-skip",
     )
     result.assert_outcomes(failed=2)  # float32 lacks its baseline; int8 loses accuracy
     result.stdout.fnmatch_lines([
@@ -62,6 +63,11 @@ def test_a_failed_accuracy_check_names_the_damaged_layer(runtime_loaded, pyteste
     assert int8["properties"]["tflite_drill_down_worst_layer"] == "damaged/hidden/MatMul"
     assert int8["properties"]["tflite_drill_down_fix"] == "keep_float"
     assert int8["properties"]["tflite_drill_down"]["layers"][0]["op_name"] == "FULLY_CONNECTED"
+    page = (pytester.path / "report.html").read_text()
+    layers = int8["properties"]["tflite_drill_down"]["layers"]
+    assert "<h2>Quantization error per layer</h2>" in page
+    assert all(layer["tensor"] in page for layer in layers), "every layer, not the worst five"
+    assert "Fix to try: layer &#x27;damaged/hidden/MatMul&#x27;" in page
 
 
 def test_the_flag_records_a_passing_check(runtime_loaded, pytester: pytest.Pytester):

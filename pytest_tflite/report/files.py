@@ -86,6 +86,7 @@ def to_html(summary: Summary) -> str:
         f"<p>Created {html.escape(summary.created)}. Versions: {html.escape(versions_text(summary))}.</p>",
         f"<p><strong>Totals:</strong> {html.escape(totals_text(summary))}.</p>",
         _html_table(summary.rows) if summary.rows else "<p>No checks of declared models ran.</p>",
+        *_html_drill_downs(summary.rows),
     ]
     for heading, drawings, empty in sections(summary.rows):
         parts.append(f"<h2>{html.escape(heading)}</h2>")
@@ -104,6 +105,52 @@ def _html_table(rows: Sequence[Row]) -> str:
         cells = "".join(_html_cell(c.cell(row), c.right) for c in chosen)
         body.append(f'<tr class="{html.escape(row.verdict)}">{cells}</tr>')
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+DRILL_DOWN_COLUMNS = (
+    ("#", "op_index", "{}"), ("operator", "op_name", "{}"), ("layer", "tensor", "{}"), ("type", "dtype", "{}"),
+    ("SQNR dB", "sqnr_db", "{:.1f}"), ("added dB", "added_sqnr_db", "{:.1f}"), ("RMSE", "rmse", "{:.4g}"),
+    ("cosine", "cosine", "{:.4f}"), ("clip", "clipped", "{:.1%}"),
+)
+"""The per-layer table's columns: header, field of a layer's record, format."""
+
+
+def _html_drill_downs(rows: Sequence[Row]) -> list[str]:
+    """Every layer of each measured (model, mode): the failure message shows five."""
+    parts: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for row in rows:
+        found = row.value("drill_down")
+        if not isinstance(found, dict) or (row.model, row.mode) in seen:
+            continue
+        seen.add((row.model, row.mode))
+        if not parts:
+            parts.append("<h2>Quantization error per layer</h2>")
+        samples = found.get("samples")
+        parts.append(f"<h3>{html.escape(row.model)}, {html.escape(row.mode)}: against "
+                     f"{html.escape(str(found.get('reference_mode')))} on {samples} samples</h3>")
+        fix = row.value("drill_down_fix_text")
+        if fix:
+            parts.append(f"<p>Fix to try: {html.escape(str(fix))}</p>")
+        head = "".join(f"<th>{html.escape(header)}</th>" for header, _, _ in DRILL_DOWN_COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(
+                _html_cell(_layer_cell(layer.get(field), form), field not in ("op_name", "tensor", "dtype"))
+                for _, field, form in DRILL_DOWN_COLUMNS
+            ) + "</tr>"
+            for layer in found.get("layers") or []
+        )
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return parts
+
+
+def _layer_cell(value: Any, form: str) -> str:
+    if value is None:
+        return "-"
+    try:
+        return form.format(value)
+    except (ValueError, TypeError):
+        return str(value)
 
 
 def _html_cell(text: str, right: bool) -> str:
