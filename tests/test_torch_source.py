@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from pytest_tflite import ConversionError, Converter, SourceError, TorchModule
+from pytest_tflite import ConversionError, Converter, ModeUnavailable, SourceError, TorchModule
 
 if os.environ.get("PYTEST_TFLITE_REQUIRE_TORCH") == "1":  # set where the extra is installed: run, never skip
     torch = importlib.import_module("torch")
@@ -117,6 +117,33 @@ def test_a_declared_module_runs_under_float32_and_the_quantizer_modes(pytester: 
 def test_the_fingerprint_follows_the_weights_not_the_object():
     assert _tiny(0).fingerprint() == _tiny(0).fingerprint()
     assert _tiny(0).fingerprint() != _tiny(1).fingerprint()
+
+
+class _Tripled(TinyNet):
+    def forward(self, x):
+        return super().forward(x) * 3
+
+
+def test_the_fingerprint_follows_the_code_of_forward():
+    torch.manual_seed(0)
+    plain = TorchModule(TinyNet(), (torch.randn(1, 3, 8, 8),))
+    torch.manual_seed(0)
+    tripled = TorchModule(_Tripled(), (torch.randn(1, 3, 8, 8),))
+    tripled.module.load_state_dict(plain.module.state_dict())
+    assert plain.fingerprint() != tripled.fingerprint()
+
+
+def test_the_tensorflow_converters_modes_do_not_apply_to_a_module():
+    with pytest.raises(ModeUnavailable, match="litert-torch converts a PyTorch module to float32") as raised:
+        Converter().convert(_tiny(), "full_int8")
+    assert "int4_weights" in raised.value.hint
+
+
+def test_converting_leaves_the_module_in_the_mode_it_was_in():
+    source = _tiny()
+    source.module.train()
+    Converter().convert(source, "float32")
+    assert source.module.training
 
 
 def test_a_module_without_sample_inputs_says_how_to_give_them():

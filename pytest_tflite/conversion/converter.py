@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModeError, ModelFormatError
+from ..errors import ModeError, ModelFormatError, ModeUnavailable
 from ..model.flatbuffer import TFLiteModel
 from .cache import QUANTIZER_TOOLCHAIN, TORCH_TOOLCHAIN, ConversionCache, cache_key
 from .datasets import DATA_FORMS, Sample, digest, raw_digest, take_samples
@@ -75,6 +75,14 @@ class Converter:
         if src.kind == "tflite_file":
             return TFLiteModel.from_file(src.obj, name=src.name)
         if src.kind == "torch":
+            if mode.name != FLOAT32.name:
+                raise ModeUnavailable(
+                    "litert-torch converts a PyTorch module to float32; this mode runs TensorFlow's converter",
+                    source=src.name,
+                    mode=mode.name,
+                    hint="Quantize it with the ai-edge-quantizer modes: int4_weights, dynamic_int4, "
+                    "int16_activations or recipe",
+                )
             return self._from_torch(src)
         if src.is_tflite:
             return TFLiteModel(src.tflite_bytes(), name=src.name)
@@ -206,8 +214,8 @@ class Converter:
                 "calibrate them, but none was given",
                 source=src.name,
                 mode=mode.name,
-                hint=f"Pass representative_data= ({DATA_FORMS}), or pick 'dynamic_int8' or "
-                "'float16', which need no data",
+                hint=f"Pass representative_data= ({DATA_FORMS}), or pick {_data_free_modes(src)}, "
+                "which need no data",
             )
         def draw() -> list[Sample]:
             inputs = src.input_specs() if specs is None else specs
@@ -296,6 +304,13 @@ def _called(data: Any) -> Any:
         return data
     result = data()
     return data if isinstance(result, Iterator) else result
+
+
+def _data_free_modes(src: Source) -> str:
+    """The modes that need no calibration data and apply to this source."""
+    if src.is_tflite:
+        return "'int4_weights' or 'dynamic_int4'"
+    return "'dynamic_int8' or 'float16'"
 
 
 def _request_key(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import inspect
 import io
 import warnings
 from collections.abc import Sequence
@@ -27,12 +28,12 @@ INSTALL_HINT = (
 @dataclasses.dataclass(eq=False)
 class TorchModule:
     """A ``torch.nn.Module`` and the sample inputs that trace it (forward's arguments, in
-    order). The module is converted in eval mode; its weights and the inputs' shapes and
-    dtypes identify the conversion."""
+    order). The module is converted in eval mode; its code, weights and the inputs' shapes
+    and dtypes identify the conversion."""
 
     module: Any
     sample_inputs: Sequence[Any]
-    _tflite: bytes | None = dataclasses.field(default=None, repr=False)
+    _tflite: bytes | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not is_torch_module(self.module):
@@ -53,10 +54,14 @@ class TorchModule:
         return type(self.module).__name__
 
     def fingerprint(self) -> str:
-        """The module's class and structure, its weights, and the inputs' shapes and dtypes."""
+        """The module's structure, the code of its own classes (``forward`` shapes the
+        graph as much as the weights do), its weights, and the inputs' shapes and dtypes."""
         import torch
 
         digest = hashlib.sha256(f"{type(self.module).__module__}.{self.name}\n{self.module!r}".encode())
+        for cls in sorted({type(m) for m in self.module.modules()}, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
+            if not (cls.__module__ or "").startswith("torch."):
+                digest.update(f"{cls.__module__}.{cls.__qualname__}\n{_class_source(cls)}".encode())
         for key, tensor in self.module.state_dict().items():
             digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
@@ -69,6 +74,13 @@ class TorchModule:
         if self._tflite is None:
             self._tflite = _converted(self)
         return self._tflite
+
+
+def _class_source(cls: type) -> str:
+    try:
+        return inspect.getsource(cls)
+    except (OSError, TypeError):  # defined in an interactive session: its name must do
+        return ""
 
 
 def is_torch_module(obj: Any) -> bool:
@@ -95,6 +107,7 @@ def _convert_quietly(source: TorchModule) -> bytes:
             source=source.name,
             hint=INSTALL_HINT,
         ) from exc
+    training = source.module.training
     try:
         edge_model = litert_torch.convert(source.module.eval(), source.sample_inputs)
         return bytes(edge_model.model_content())
@@ -108,3 +121,5 @@ def _convert_quietly(source: TorchModule) -> bytes:
             "operation it stopped at; check that forward() runs on the sample inputs",
             detail=message,
         ) from exc
+    finally:
+        source.module.train(training)
