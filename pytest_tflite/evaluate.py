@@ -192,6 +192,7 @@ def evaluate(
     outputs = _predict(model, dataset, specs, batch_size)
     value = _score(metric, outputs, dataset.y, model)
     per_sample = _per_sample(metric, outputs, dataset.y, model, len(dataset))
+    _require_mean(metric, value, per_sample, model)
     fidelity = None
     if reference is not None:
         fidelity = compare(_predict(reference, dataset, specs, batch_size), outputs, model)
@@ -404,6 +405,21 @@ def _per_sample(
             hint="Return one score per sample from the metric's per_sample function",
         )
     return tuple(scores.tolist())
+
+
+def _require_mean(metric: Metric, value: float, per_sample: tuple[float, ...] | None, model: TFLiteModel) -> None:
+    """The intervals judge the mean of the per-sample scores: it must be the metric's value."""
+    if per_sample is None:
+        return
+    mean = math.fsum(per_sample) / len(per_sample) if per_sample else value
+    if abs(mean - value) > 1e-6 * max(1.0, abs(value)):
+        raise EvaluationError(
+            f"the per-sample scores of the metric {metric.name!r} average {mean:.6g}, but the metric is {value:.6g}",
+            source=model.name,
+            mode=model.mode,
+            hint="per_sample must return the scores whose mean is the metric (1/0 for right/wrong); "
+            "for a metric that is not a mean of per-sample scores, leave per_sample out",
+        )
 
 
 def _check_rows(outputs: np.ndarray, labels: np.ndarray) -> None:

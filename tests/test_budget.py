@@ -310,6 +310,7 @@ def test_a_lower_is_better_per_sample_score_flips_the_interval():
     baseline["metric"]["higher_is_better"] = False
     judged = row(judge(m, SIGNIFICANT, baseline), "error")
     assert judged.interval.low > 0 and judged.verdict == "fail"
+    assert (judged.interval.lost, judged.interval.gained) == (30, 0), "30 more errors: 30 samples got worse"
     better = dataclasses.replace(m, value=sum(reference) / 450 - 30 / 450, per_sample=scores(lost=30)[0])
     assert row(judge(better, SIGNIFICANT, paired_golden(reference, name="error")), "error").verdict == "improved"
 

@@ -168,6 +168,13 @@ def test_per_sample_scores_that_are_not_one_number_per_sample_are_refused(
     assert info.value.source == float_model.name and "one score per sample" in info.value.hint
 
 
+def test_per_sample_scores_that_do_not_average_to_the_metric_are_refused(float_model, test_inputs, labels):
+    metric = Metric("f1_like", lambda o, y: 0.9, per_sample=lambda o, y: np.zeros(len(y)))
+    with pytest.raises(EvaluationError, match="average 0, but the metric is 0.9") as info:
+        evaluate(float_model, (test_inputs, labels), metric=metric)
+    assert "leave per_sample out" in info.value.hint
+
+
 def test_higher_rank_outputs_score_a_sample_by_the_share_of_its_positions():
     from pytest_tflite.evaluate import top1_correct
 

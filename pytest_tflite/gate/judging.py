@@ -100,29 +100,30 @@ def paired(
     if m.per_sample is None or m.value is None:
         return found
     if m.float32_per_sample is not None:
-        found[FLOAT32] = _change(m.per_sample, m.float32_per_sample, confidence, "the float32 conversion")
+        found[FLOAT32] = _change(m, m.float32_per_sample, confidence, "the float32 conversion")
     recorded: Mapping[str, Any] = (golden or {}).get("metric") or {}
     if recorded.get("name") == m.metric and recorded.get("value") is not None:
-        found[GOLDEN] = _golden_change(m.per_sample, recorded, confidence)
+        found[GOLDEN] = _golden_change(m, recorded, confidence)
     return found
 
 
-def _golden_change(scores: tuple[float, ...], recorded: Mapping[str, Any], confidence: float) -> Change | str:
-    if not is_binary(scores):
+def _golden_change(m: Measurement, recorded: Mapping[str, Any], confidence: float) -> Change | str:
+    if m.per_sample is None or not is_binary(m.per_sample):
         return "no paired interval: baselines keep per-sample scores only when they are 0/1"
     kept = recorded_scores(recorded)
     if kept is None:
         return f"no paired interval: the baseline has no per-sample scores ({UPDATE_OPTION} records them)"
-    return _change(scores, kept, confidence, "the baseline")
+    return _change(m, kept, confidence, "the baseline")
 
 
-def _change(scores: tuple[float, ...], reference: tuple[float, ...], confidence: float, what: str) -> Change | str:
+def _change(m: Measurement, reference: tuple[float, ...], confidence: float, what: str) -> Change | str:
+    scores = m.per_sample or ()
     if len(scores) != len(reference):
         return (
             f"no paired interval: {what} scored {len(reference)} samples, this run {len(scores)} "
             f"(the evaluation data changed; {UPDATE_OPTION} records the new ones)"
         )
-    return paired_change(scores, reference, confidence=confidence)
+    return paired_change(scores, reference, confidence=confidence, higher_is_better=m.higher_is_better)
 
 
 def failures(rows: Iterable[Comparison]) -> list[Comparison]:

@@ -111,9 +111,11 @@ def paired_change(
     confidence: float = CONFIDENCE,
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    higher_is_better: bool = True,
 ) -> Change:
     """The paired bootstrap interval of ``mean(current) - mean(reference)``, the two being
-    one score per sample of the same samples in the same order.
+    one score per sample of the same samples in the same order. For 0/1 scores, ``lost``
+    counts the samples that got worse (by ``higher_is_better``) and ``gained`` the better.
 
     Resampling the pairs only ever draws the per-sample differences, so a resample is a
     multinomial draw of how often each distinct difference occurs: the same bootstrap, and
@@ -155,6 +157,8 @@ def paired_change(
     lost = gained = p_value = None
     if is_binary(now) and is_binary(then):
         lost, gained = int(np.sum((then == 1) & (now == 0))), int(np.sum((then == 0) & (now == 1)))
+        if not higher_is_better:  # a 1 is an error: losing it is a gain
+            lost, gained = gained, lost
         p_value = mcnemar_p(lost, gained)
     return Change(change, float(low), float(high), confidence, samples, p_value, lost, gained)
 
