@@ -700,6 +700,9 @@ def _keep_float_call(errors: LayerErrors, layer: LayerError) -> str:
     ``keep_float`` (its patterns kept), else ai-edge-quantizer's mode that quantizes alike."""
     mode = _mode(errors.mode)
     options: dict[str, Any] = {}
+    if mode is not None and mode.weights == "float16" and "keep_float" not in mode.options:
+        # every ai-edge-quantizer mode that keeps a layer float quantizes the others to integers
+        return "TensorFlow's float16 mode cannot keep one layer in float32: convert under float32"
     if mode is not None and "keep_float" in mode.options:
         kept = mode.options["keep_float"]
         patterns = [kept] if isinstance(kept, str) else list(kept or ())

@@ -92,7 +92,10 @@ def test_nothing_imports_the_hook_module():
     assert importers == []
 
 
-@pytest.mark.parametrize("heavy", ["tensorflow", "numpy", "tensorflow_model_optimization", "filelock", "tabulate"])
+@pytest.mark.parametrize("heavy", [
+    "tensorflow", "numpy", "tensorflow_model_optimization", "filelock", "tabulate", "ai_edge_quantizer", "torch",
+    "litert_torch",
+])
 def test_loading_the_plugin_imports_nothing_heavy(heavy):
     code = (
         "import sys, pytest, pytest_tflite.plugin; "

@@ -359,6 +359,12 @@ def test_keep_float_names_a_mode_that_takes_it(mode, expected):
     assert eval(call, {"get_mode": get_mode}).options["keep_float"] == ["^a$"]
 
 
+def test_a_float16_layer_is_not_sent_to_an_integer_recipe():
+    suggestion = suggest_fix(ranked(layer("a", 1, 8, 8), layer("b", 2, 7, 35), mode="float16"))
+    assert suggestion.fix == "keep_float"
+    assert "register_mode" not in suggestion.text and "convert under float32" in suggestion.text
+
+
 # --- for a declared model's check ----------------------------------------------------------
 
 
