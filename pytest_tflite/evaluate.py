@@ -122,6 +122,9 @@ class Evaluation:
     """The LiteRT kernels that computed it (``xnnpack`` or ``reference``)."""
     per_sample: tuple[float, ...] | None = None
     """Each sample's score, in the data's order, when the metric has a per-sample function."""
+    labels_digest: str | None = None
+    """A digest of the labels in the order scored: two runs' per-sample scores pair only
+    when it is the same (a shuffled dataset or an unsorted file listing changes it)."""
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Evaluation:
@@ -134,6 +137,7 @@ class Evaluation:
             fidelity=Fidelity(**fidelity) if fidelity is not None else None,
             kernels=record.get("kernels"),
             per_sample=_scores_from_record(record.get("per_sample"), int(record["samples"])),
+            labels_digest=record.get("labels_digest"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +151,7 @@ class Evaluation:
             "fidelity": self.fidelity.to_dict() if self.fidelity else None,
             "kernels": self.kernels,
             "per_sample": _scores_record(self.per_sample),
+            "labels_digest": self.labels_digest,
         }
 
 
@@ -204,6 +209,7 @@ def evaluate(
         fidelity,
         kernels=model.runner.kernels,
         per_sample=per_sample,
+        labels_digest=labels_digest(dataset.y) if per_sample is not None else None,
     )
 
 
@@ -405,6 +411,16 @@ def _per_sample(
             hint="Return one score per sample from the metric's per_sample function",
         )
     return tuple(scores.tolist())
+
+
+def labels_digest(labels: Any) -> str:
+    """A short digest of the labels, their order, shape and type."""
+    import hashlib
+
+    array = np.ascontiguousarray(labels)
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _require_mean(metric: Metric, value: float, per_sample: tuple[float, ...] | None, model: TFLiteModel) -> None:

@@ -328,6 +328,18 @@ def test_a_baseline_recorded_without_per_sample_scores_still_judges_and_says_how
     assert "records them" in format_comparisons(judge(with_scores(current), DEFAULT_BUDGET, old))
 
 
+def test_scores_of_the_samples_in_another_order_are_not_paired():
+    current, reference = scores(lost=3)
+    baseline = paired_golden(reference)
+    baseline["metric"]["labels_digest"] = "0123456789abcdef"
+    m = dataclasses.replace(with_scores(current), labels_digest="fedcba9876543210")
+    judged = row(judge(m, SIGNIFICANT, baseline), "accuracy")
+    assert judged.interval is None
+    assert "another order (the labels differ)" in judged.note
+    same = dataclasses.replace(m, labels_digest="0123456789abcdef")
+    assert row(judge(same, SIGNIFICANT, baseline), "accuracy").interval is not None
+
+
 def test_a_changed_evaluation_set_is_not_paired():
     current = scores(samples=460, lost=2)[0]
     judged = row(judge(with_scores(current), SIGNIFICANT, paired_golden(scores(samples=450)[1])), "accuracy")
@@ -483,14 +495,16 @@ def test_measure_reads_model_evaluation_and_reports():
     fidelity = SimpleNamespace(to_dict=lambda: {"agreement": 1.0})
     evaluation = SimpleNamespace(
         metric="accuracy", value=0.5, higher_is_better=True, fidelity=fidelity, kernels="reference",
-        per_sample=(1.0, 0.0),
+        per_sample=(1.0, 0.0), labels_digest="0123456789abcdef",
     )
     cpu = SimpleNamespace(target="cpu", ops_on_target=3, ops_total=4, details={"runs": True})
     micro = SimpleNamespace(target="tflm", ops_on_target=4, ops_total=4, details={"arena_bytes": 16768, "x": 1})
-    m = measure(model, evaluation, float32_value=0.6, float32_per_sample=(1.0, 1.0), reports=[cpu, micro])
+    m = measure(model, evaluation, float32_value=0.6, float32_per_sample=(1.0, 1.0),
+                float32_labels_digest="0123456789abcdef", reports=[cpu, micro])
     assert m == Measurement(
         100, 80, "accuracy", 0.5, True, 0.6, {"agreement": 1.0}, {"cpu": (3, 4), "tflm": (4, 4)},
         target_figures={"tflm": {"arena_bytes": 16768}}, kernels="reference",
         per_sample=(1.0, 0.0), float32_per_sample=(1.0, 1.0),
+        labels_digest="0123456789abcdef", float32_labels_digest="0123456789abcdef",
     )
     assert measure(model) == Measurement(100, 80)

@@ -107,7 +107,9 @@ def test_to_dict_is_json(int8_model, float_model, test_inputs, labels):
     data = evaluate(int8_model, (test_inputs, labels), reference=float_model).to_dict()
     text = json.dumps(data, allow_nan=False)
     assert json.loads(text)["fidelity"]["agreement"] == data["fidelity"]["agreement"]
-    assert set(data) == {"metric", "value", "higher_is_better", "samples", "fidelity", "kernels", "per_sample"}
+    assert set(data) == {
+        "metric", "value", "higher_is_better", "samples", "fidelity", "kernels", "per_sample", "labels_digest"
+    }
     assert data["kernels"] == "xnnpack"
 
 
@@ -166,6 +168,16 @@ def test_per_sample_scores_that_are_not_one_number_per_sample_are_refused(
     with pytest.raises(EvaluationError, match=message) as info:
         evaluate(float_model, (test_inputs, labels), metric=metric)
     assert info.value.source == float_model.name and "one score per sample" in info.value.hint
+
+
+def test_the_labels_digest_follows_the_order_of_the_samples(float_model, test_inputs, labels):
+    once = evaluate(float_model, (test_inputs, labels))
+    again = evaluate(float_model, (test_inputs, labels))
+    order = np.random.default_rng(0).permutation(len(labels))
+    shuffled = evaluate(float_model, (test_inputs[order], labels[order]))
+    assert once.labels_digest == again.labels_digest
+    assert shuffled.labels_digest != once.labels_digest
+    assert shuffled.value == once.value
 
 
 def test_per_sample_scores_that_do_not_average_to_the_metric_are_refused(float_model, test_inputs, labels):

@@ -498,6 +498,16 @@ def test_a_significance_budget_passes_a_few_flipped_predictions_and_fails_a_real
     recorded = json.loads(path.read_text())["metric"]
     assert (recorded["value"], recorded["samples"], recorded["per_sample"]) == (1.0, 60, "//////////A=")
 
+    # Changed labels are other evaluation data: not paired with the baseline's scores.
+    relabelled = accuracy(2, significance=True)
+    relabelled.assert_outcomes(failed=1)
+    relabelled.stdout.fnmatch_lines(["*no paired interval: the baseline scored other samples or the same in another*"])
+    # Below, the changed labels stand for a changed model's answers: without the labels'
+    # digest (a baseline recorded before it was kept), scores pair by position.
+    unlabelled = json.loads(path.read_text())
+    del unlabelled["metric"]["labels_digest"]
+    path.write_text(json.dumps(unlabelled))
+
     # Two of 60 predictions changed: 3.3 points, beyond the 0.5 point tolerance, but noise.
     plain = accuracy(2, significance=False)
     plain.assert_outcomes(failed=1)

@@ -247,6 +247,7 @@ def measurement(
         evaluated,
         float32_value=float32.value if float32 is not None else None,
         float32_per_sample=float32.per_sample if float32 is not None else None,
+        float32_labels_digest=float32.labels_digest if float32 is not None else None,
         reports=reports,
     )
 

@@ -117,7 +117,7 @@ def record(
             }
             if measurement.kernels is not None:
                 data["metric"]["kernels"] = measurement.kernels
-            data["metric"].update(per_sample_entry(measurement.per_sample))
+            data["metric"].update(per_sample_entry(measurement.per_sample, measurement.labels_digest))
             data["float32_value"] = measurement.float32_value
             data["fidelity"] = dict(measurement.fidelity) if measurement.fidelity else None
     if op_histogram is not None:
@@ -128,7 +128,7 @@ def record(
     return data
 
 
-def per_sample_entry(scores: Sequence[float] | None) -> dict[str, Any]:
+def per_sample_entry(scores: Sequence[float] | None, labels_digest: str | None = None) -> dict[str, Any]:
     """What a baseline keeps of per-sample scores, for a paired interval of the next run's
     change: 0/1 scores (a prediction right or wrong) as bits in base64 text
     (:func:`~.significance.pack`) and their count; nothing for other scores, which would
@@ -137,7 +137,10 @@ def per_sample_entry(scores: Sequence[float] | None) -> dict[str, Any]:
 
     if not scores or not is_binary(scores):
         return {}
-    return {"samples": len(scores), "per_sample": pack(scores)}
+    entry: dict[str, Any] = {"samples": len(scores), "per_sample": pack(scores)}
+    if labels_digest is not None:
+        entry["labels_digest"] = labels_digest
+    return entry
 
 
 def recorded_scores(metric: Mapping[str, Any]) -> tuple[float, ...] | None:
@@ -323,6 +326,7 @@ _METRIC_FIELDS = _object_of(
         "kernels": _text_value,
         "samples": _positive_count,
         "per_sample": _text_value,
+        "labels_digest": _text_value,
     }
 )
 

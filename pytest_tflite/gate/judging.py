@@ -100,7 +100,7 @@ def paired(
     if m.per_sample is None or m.value is None:
         return found
     if m.float32_per_sample is not None:
-        found[FLOAT32] = _change(m, m.float32_per_sample, confidence, "the float32 conversion")
+        found[FLOAT32] = _change(m, m.float32_per_sample, m.float32_labels_digest, confidence, "the float32 conversion")
     recorded: Mapping[str, Any] = (golden or {}).get("metric") or {}
     if recorded.get("name") == m.metric and recorded.get("value") is not None:
         found[GOLDEN] = _golden_change(m, recorded, confidence)
@@ -113,15 +113,22 @@ def _golden_change(m: Measurement, recorded: Mapping[str, Any], confidence: floa
     kept = recorded_scores(recorded)
     if kept is None:
         return f"no paired interval: the baseline has no per-sample scores ({UPDATE_OPTION} records them)"
-    return _change(m, kept, confidence, "the baseline")
+    return _change(m, kept, recorded.get("labels_digest"), confidence, "the baseline")
 
 
-def _change(m: Measurement, reference: tuple[float, ...], confidence: float, what: str) -> Change | str:
+def _change(
+    m: Measurement, reference: tuple[float, ...], reference_labels: str | None, confidence: float, what: str
+) -> Change | str:
     scores = m.per_sample or ()
     if len(scores) != len(reference):
         return (
             f"no paired interval: {what} scored {len(reference)} samples, this run {len(scores)} "
             f"(the evaluation data changed; {UPDATE_OPTION} records the new ones)"
+        )
+    if reference_labels is not None and m.labels_digest is not None and reference_labels != m.labels_digest:
+        return (
+            f"no paired interval: {what} scored other samples or the same in another order (the labels "
+            "differ); pairing needs the evaluation data in a fixed order, not shuffled"
         )
     return paired_change(scores, reference, confidence=confidence, higher_is_better=m.higher_is_better)
 

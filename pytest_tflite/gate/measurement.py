@@ -35,6 +35,9 @@ class Measurement:
     """The metric's score of each evaluation sample, when the metric has per-sample scores."""
     float32_per_sample: tuple[float, ...] | None = None
     """The float32 conversion's per-sample scores on the same samples."""
+    labels_digest: str | None = None
+    """The digest of the labels the per-sample scores follow (see ``Evaluation``)."""
+    float32_labels_digest: str | None = None
 
 
 def measure(
@@ -43,6 +46,7 @@ def measure(
     *,
     float32_value: float | None = None,
     float32_per_sample: tuple[float, ...] | None = None,
+    float32_labels_digest: str | None = None,
     reports: Iterable[CompatibilityReport] = (),
 ) -> Measurement:
     """A Measurement from a TFLiteModel, its Evaluation and CompatibilityReports."""
@@ -59,4 +63,6 @@ def measure(
         kernels=evaluation.kernels if evaluation else None,
         per_sample=evaluation.per_sample if evaluation else None,
         float32_per_sample=float32_per_sample,
+        labels_digest=evaluation.labels_digest if evaluation else None,
+        float32_labels_digest=float32_labels_digest,
     )
