@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConversionError, ModeError, ModeUnavailable, TFLiteError
-from ..model.flatbuffer import TFLiteModel
+from ..model.flatbuffer import TFLiteModel, tensor_type_name
 from ..nativelog import kept
 from .sources import InputSpec
 
@@ -209,7 +209,6 @@ def signature_inputs(
         )
     signature = root.SignatureDefs(0)
     graph = root.Subgraphs(signature.SubgraphIndex())
-    names = _tensor_types()
     specs = []
     for i in range(signature.InputsLength()):
         entry = signature.Inputs(i)
@@ -219,7 +218,7 @@ def signature_inputs(
         else:
             shape = tensor.ShapeAsNumpy() if tensor.ShapeLength() else ()
         dims = tuple(None if int(d) < 0 else int(d) for d in shape)
-        specs.append(InputSpec(name=_text(entry.Name()), shape=dims, dtype=names.get(tensor.Type(), "float32")))
+        specs.append(InputSpec(name=_text(entry.Name()), shape=dims, dtype=tensor_type_name(tensor.Type())))
     if order and sorted(order) == sorted(s.name for s in specs):
         by_name = {s.name: s for s in specs}
         specs = [by_name[name] for name in order]
@@ -256,12 +255,6 @@ def _root(content: bytes) -> Any:
     from ai_edge_litert import schema_py_generated as schema
 
     return schema.Model.GetRootAs(content, 0)
-
-
-def _tensor_types() -> dict[int, str]:
-    from ai_edge_litert import schema_py_generated as schema
-
-    return {v: k.lower() for k, v in vars(schema.TensorType).items() if isinstance(v, int) and not k.startswith("_")}
 
 
 def _text(value: Any) -> str:

@@ -41,6 +41,11 @@ def _enum_names(enum_name: str) -> dict[int, str]:
     return {v: k for k, v in vars(enum).items() if not k.startswith("_") and isinstance(v, int)}
 
 
+def tensor_type_name(code: int) -> str:
+    """A flatbuffer tensor type code as a dtype name: ``float32``, ``int8``, ``int4``..."""
+    return _enum_names("TensorType").get(code, f"type{code}").lower()
+
+
 @dataclasses.dataclass(frozen=True)
 class Quantization:
     """Affine quantization of a tensor: real = scale * (q - zero_point)."""
@@ -341,7 +346,7 @@ def _tensor(index: int, raw: Any, buffers: list[Any], content: bytes) -> Tensor:
             hint="The file is truncated or damaged; convert the model again",
         )
     has_data = buffer is not None and ((buffer.data is not None and len(buffer.data) > 0) or buffer.size > 0)
-    dtype = _enum_names("TensorType").get(raw.type, f"type{raw.type}").lower()
+    dtype = tensor_type_name(raw.type)
     if has_data and buffer is not None and raw.sparsity is None:
         _check_fits(index, dtype, shape, buffer)
     return Tensor(
