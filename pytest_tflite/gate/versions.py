@@ -3,12 +3,15 @@ changed figure can be told apart from a changed converter or runtime."""
 
 from __future__ import annotations
 
+import functools
 import platform
 from importlib import metadata
 
 
+@functools.cache
 def package_version(name: str) -> str:
-    """The installed version of a distribution, or ``not installed``."""
+    """The installed version of a distribution, or ``not installed``: looked up once per
+    process, since every cache key asks and each lookup scans the installed packages."""
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
