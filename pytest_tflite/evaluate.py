@@ -368,15 +368,21 @@ def _predict(
     return outputs
 
 
-def _score(metric: Metric, outputs: Outputs, labels: np.ndarray, model: TFLiteModel) -> float:
+def _attributed(function: Callable[[Outputs, np.ndarray], Any], outputs: Outputs, labels: np.ndarray,
+                model: TFLiteModel) -> Any:
+    """``function(outputs, labels)``; an EvaluationError it raises names the model it measured."""
     try:
-        value = float(metric.fn(outputs, labels))
+        return function(outputs, labels)
     except EvaluationError as exc:
         if exc.source:
             raise
         raise EvaluationError(
             exc.problem, source=model.name, mode=model.mode, hint=exc.hint, detail=exc.detail
         ) from None
+
+
+def _score(metric: Metric, outputs: Outputs, labels: np.ndarray, model: TFLiteModel) -> float:
+    value = float(_attributed(metric.fn, outputs, labels, model))
     if not math.isfinite(value):
         raise EvaluationError(
             f"the metric {metric.name!r} is {value}",
@@ -393,14 +399,7 @@ def _per_sample(
     """The metric's per-sample scores, checked: one finite number per sample."""
     if metric.per_sample is None:
         return None
-    try:
-        scores = np.asarray(metric.per_sample(outputs, labels), dtype=np.float64)
-    except EvaluationError as exc:
-        if exc.source:
-            raise
-        raise EvaluationError(
-            exc.problem, source=model.name, mode=model.mode, hint=exc.hint, detail=exc.detail
-        ) from None
+    scores = np.asarray(_attributed(metric.per_sample, outputs, labels, model), dtype=np.float64)
     if scores.shape != (samples,) or not np.all(np.isfinite(scores)):
         found = f"shape {scores.shape}" if scores.shape != (samples,) else "NaN or infinite values"
         raise EvaluationError(
